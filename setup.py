@@ -1,0 +1,29 @@
+"""albert_tf: ALBERT for TensorFlow 2 / Keras 3, interchangeable with the original checkpoints."""
+
+import setuptools
+
+setuptools.setup(
+    name="albert_tf",
+    version="0.1.0",
+    description="ALBERT (A Lite BERT) for TensorFlow 2 and Keras 3: pretraining, fine-tuning, serving.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["albert_tf", "albert_tf.*"]),
+    install_requires=[
+        # tensorflow-text requires `tensorflow` itself; `tensorflow-cpu` beside it would
+        # install a second TensorFlow into the same site-packages.
+        "tensorflow==2.21.*",
+        "tensorflow-text==2.21.*",
+        "keras>=3.15,<4",
+        "sentencepiece>=0.2,<0.3",
+        "absl-py>=2.1",
+        "numpy>=1.26",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6.100"],
+        # Peers measured by run/benchmark.py; never needed at run time.
+        "bench": ["keras-hub==0.32.*"],
+    },
+)
