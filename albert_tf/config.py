@@ -6,7 +6,7 @@ import math
 
 import tensorflow as tf
 
-SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "relu", "tanh", "linear")
+from albert_tf.layers.activations import ACTIVATION_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +61,9 @@ class AlbertConfig:
             raise ValueError(
                 f"AlbertConfig.num_hidden_groups={self.num_hidden_groups} exceeds "
                 f"num_hidden_layers={self.num_hidden_layers}: a group would have no layer")
-        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
+        if self.hidden_act not in ACTIVATION_NAMES:
             raise ValueError(
-                f"AlbertConfig.hidden_act={self.hidden_act!r} is not one of {SUPPORTED_ACTIVATIONS}")
+                f"AlbertConfig.hidden_act={self.hidden_act!r} is not one of {ACTIVATION_NAMES}")
 
     @property
     def attention_head_size(self):

@@ -1,0 +1,71 @@
+"""`SelfAttention`: the original's multi-head self-attention, with float32 softmax."""
+
+import keras
+from keras import ops
+
+# The original adds this to the logits of padded keys (not -inf): a fully padded row then
+# attends uniformly, exactly as in the original.
+MASK_ADDER = -10000.0
+
+
+def attention_bias_from_mask(input_mask):
+    """[B, T] mask (1 = attend) → additive float32 bias [B, 1, 1, T] on the keys."""
+    return (1.0 - ops.cast(input_mask, "float32"))[:, None, None, :] * MASK_ADDER
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class SelfAttention(keras.layers.Layer):
+    """Multi-head scaled dot-product self-attention as in the original `attention_layer`.
+
+    Written here rather than taken from `keras.layers.MultiHeadAttention` because the original
+    numerics need (a) an additive -10000 key bias rather than a boolean mask, (b) the softmax in
+    float32 under a mixed policy (Keras' layer runs its softmax in the compute dtype), and
+    (c) q/k/v/output kernels stored as the original's 2-D [H, H] matrices, so checkpoint names
+    map one to one with no reshapes.
+
+    Call arguments:
+        x: [B, T, H].
+        input_mask: int [B, T], 1 for tokens that may be attended to. (A mask, not a float
+            bias: Keras would autocast a float argument to bfloat16, turning -10000 into -9984.)
+    Returns: [B, T, H] in the compute dtype.
+    """
+
+    def __init__(self, hidden_size, num_heads, dropout_rate=0.0, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.dropout_rate = dropout_rate
+        self.initializer_range = initializer_range
+        self.head_size = hidden_size // num_heads
+
+        def dense(name):
+            return keras.layers.Dense(
+                hidden_size, kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
+                dtype=self.dtype_policy, name=name)
+
+        self.query = dense("query")
+        self.key = dense("key")
+        self.value = dense("value")
+        self.output_dense = dense("output")
+        self.dropout = keras.layers.Dropout(dropout_rate)
+
+    def build(self, input_shape=None):
+        for layer in (self.query, self.key, self.value, self.output_dense):
+            layer.build((None, None, self.hidden_size))
+
+    def call(self, x, input_mask, training=None):
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+
+        def heads(t):
+            return ops.reshape(t, (batch, length, self.num_heads, self.head_size))
+
+        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        logits = ops.einsum("btnd,bsnd->bnts", q, k) * (1.0 / self.head_size ** 0.5)
+        probs = ops.softmax(ops.cast(logits, "float32") + attention_bias_from_mask(input_mask), axis=-1)
+        probs = self.dropout(probs, training=training)
+        context = ops.einsum("bnts,bsnd->btnd", ops.cast(probs, self.compute_dtype), v)
+        return self.output_dense(ops.reshape(context, (batch, length, self.hidden_size)))
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,
+                "dropout_rate": self.dropout_rate, "initializer_range": self.initializer_range}

@@ -1,0 +1,66 @@
+"""`AlbertEmbedding`: word + token-type + position embeddings at width E."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertEmbedding(keras.layers.Layer):
+    """Sums word, token-type and absolute position embeddings, then LayerNorm and dropout.
+
+    All three tables have the embedding width E (128 in the released models), not the hidden
+    width H: this is ALBERT's factorized embedding. The E→H projection lives in the encoder.
+    The sum and the LayerNorm run in float32 under any dtype policy.
+
+    Call arguments:
+        input_word_ids: int [B, T].
+        input_type_ids: int [B, T].
+    Returns: float32 [B, T, E].
+    """
+
+    def __init__(self, vocab_size, embedding_size, max_position_embeddings, type_vocab_size,
+                 initializer_range=0.02, dropout_rate=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.embedding_size = embedding_size
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.initializer_range = initializer_range
+        self.dropout_rate = dropout_rate
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype="float32", name="layer_norm")
+        self.dropout = keras.layers.Dropout(dropout_rate)
+
+    def build(self, input_shape=None):
+        init = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+        self.word_embeddings = self.add_weight(
+            shape=(self.vocab_size, self.embedding_size), initializer=init, name="word_embeddings")
+        self.token_type_embeddings = self.add_weight(
+            shape=(self.type_vocab_size, self.embedding_size), initializer=init, name="token_type_embeddings")
+        self.position_embeddings = self.add_weight(
+            shape=(self.max_position_embeddings, self.embedding_size), initializer=init,
+            name="position_embeddings")
+        self.layer_norm.build((None, None, self.embedding_size))
+
+    def call(self, input_word_ids, input_type_ids, training=None):
+        seq_length = input_word_ids.shape[1]
+        if seq_length is not None and seq_length > self.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {seq_length} exceeds max_position_embeddings="
+                f"{self.max_position_embeddings} of the ALBERT config")
+        if seq_length is None:
+            seq_length = ops.shape(input_word_ids)[1]
+            tf.debugging.assert_less_equal(
+                seq_length, self.max_position_embeddings,
+                message=f"sequence length exceeds max_position_embeddings={self.max_position_embeddings}")
+        words = ops.take(self.word_embeddings, input_word_ids, axis=0)
+        types = ops.take(self.token_type_embeddings, input_type_ids, axis=0)
+        positions = self.position_embeddings[:seq_length]
+        total = ops.cast(words, "float32") + ops.cast(types, "float32") + ops.cast(positions, "float32")
+        return self.dropout(self.layer_norm(total), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_size": self.embedding_size,
+                "max_position_embeddings": self.max_position_embeddings,
+                "type_vocab_size": self.type_vocab_size, "initializer_range": self.initializer_range,
+                "dropout_rate": self.dropout_rate}

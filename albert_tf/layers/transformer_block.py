@@ -1,0 +1,68 @@
+"""`SharedTransformerBlock`: the post-LN block whose weights ALBERT shares across layers."""
+
+import keras
+from keras import ops
+
+from albert_tf.layers.activations import get_activation
+from albert_tf.layers.attention import SelfAttention
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class SharedTransformerBlock(keras.layers.Layer):
+    """One BERT block (attention → add & LayerNorm → FFN → add & LayerNorm), post-LN.
+
+    ALBERT creates one such block per (group, inner group) and calls it for every layer of
+    its group, so the parameter count does not grow with depth. The residual stream and both
+    LayerNorms are float32 under any dtype policy; the matmuls run in the compute dtype.
+
+    Call arguments:
+        x: [B, T, H].
+        input_mask: int [B, T], 1 for real tokens.
+    Returns: float32 [B, T, H].
+    """
+
+    def __init__(self, hidden_size, num_heads, intermediate_size, hidden_act="gelu",
+                 hidden_dropout_rate=0.0, attention_dropout_rate=0.0, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout_rate = hidden_dropout_rate
+        self.attention_dropout_rate = attention_dropout_rate
+        self.initializer_range = initializer_range
+        init = keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+        self.attention = SelfAttention(hidden_size, num_heads, attention_dropout_rate, initializer_range,
+                                       dtype=self.dtype_policy, name="attention")
+        self.attention_dropout = keras.layers.Dropout(hidden_dropout_rate)
+        self.attention_layer_norm = keras.layers.LayerNormalization(
+            epsilon=1e-12, dtype="float32", name="attention_layer_norm")
+        self.intermediate = keras.layers.Dense(
+            intermediate_size, activation=get_activation(hidden_act), kernel_initializer=init,
+            dtype=self.dtype_policy, name="intermediate")
+        self.intermediate_output = keras.layers.Dense(
+            hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="intermediate_output")
+        self.output_dropout = keras.layers.Dropout(hidden_dropout_rate)
+        self.output_layer_norm = keras.layers.LayerNormalization(
+            epsilon=1e-12, dtype="float32", name="output_layer_norm")
+
+    def build(self, input_shape=None):
+        self.attention.build()
+        self.attention_layer_norm.build((None, None, self.hidden_size))
+        self.intermediate.build((None, None, self.hidden_size))
+        self.intermediate_output.build((None, None, self.intermediate_size))
+        self.output_layer_norm.build((None, None, self.hidden_size))
+
+    def call(self, x, input_mask, training=None):
+        attended = self.attention_dropout(self.attention(x, input_mask, training=training), training=training)
+        x = self.attention_layer_norm(ops.cast(attended, "float32") + ops.cast(x, "float32"))
+        ffn = self.output_dropout(self.intermediate_output(self.intermediate(x)), training=training)
+        return self.output_layer_norm(ops.cast(ffn, "float32") + x)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,
+                "intermediate_size": self.intermediate_size, "hidden_act": self.hidden_act,
+                "hidden_dropout_rate": self.hidden_dropout_rate,
+                "attention_dropout_rate": self.attention_dropout_rate,
+                "initializer_range": self.initializer_range}

@@ -1,0 +1,112 @@
+"""`AlbertEncoder`: token ids → sequence and pooled representations.
+
+The forward pass, top to bottom: factorized embedding (width E) → one E→H projection →
+`num_hidden_layers` applications of shared transformer blocks → tanh pooler on position 0.
+"""
+
+import keras
+from keras import ops
+
+from albert_tf.config import AlbertConfig
+from albert_tf.layers.embedding import AlbertEmbedding
+from albert_tf.layers.transformer_block import SharedTransformerBlock
+
+
+def shared_block_name(group, inner_group):
+    return f"group_{group}_inner_group_{inner_group}"
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertEncoder(keras.Model):
+    """The ALBERT encoder, numerically the original `modeling.AlbertModel`.
+
+    Args:
+        config: an `AlbertConfig`.
+        dtype: a dtype policy for the matmuls (e.g. "mixed_bfloat16"); LayerNorms, softmax and
+            the residual stream stay float32.
+
+    Call with a dict: `input_word_ids` int [B, T]; optional `input_mask` (1 = real token,
+    default all ones) and `input_type_ids` (default zeros) of the same shape, as in the
+    original. Returns a dict:
+        sequence_output: float32 [B, T, H], the last block's output.
+        pooled_output: [B, H], tanh(dense(sequence_output[:, 0])).
+        encoder_outputs: list of float32 [B, T, H], one per (layer, inner group) application.
+    """
+
+    def __init__(self, config, dtype=None, name="albert_encoder", **kwargs):
+        super().__init__(dtype=dtype, name=name, **kwargs)
+        self.config = config
+        init = keras.initializers.TruncatedNormal(stddev=config.initializer_range)
+        self.embeddings = AlbertEmbedding(
+            config.vocab_size, config.embedding_size, config.max_position_embeddings, config.type_vocab_size,
+            config.initializer_range, config.hidden_dropout_prob, dtype=self.dtype_policy, name="embeddings")
+        # The original has no projection variable at all when E == H.
+        self.embedding_projection = None
+        if config.embedding_size != config.hidden_size:
+            self.embedding_projection = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="embedding_projection")
+        # The shared weights: one block per (group, inner group), created here once. `call`
+        # applies them num_hidden_layers times. Attributes, not a list: tf.train.Checkpoint
+        # does not see layers inside Keras 3 lists.
+        for group in config.used_groups:
+            for inner_group in range(config.inner_group_num):
+                setattr(self, shared_block_name(group, inner_group), SharedTransformerBlock(
+                    config.hidden_size, config.num_attention_heads, config.intermediate_size, config.hidden_act,
+                    config.hidden_dropout_prob, config.attention_probs_dropout_prob, config.initializer_range,
+                    dtype=self.dtype_policy, name=shared_block_name(group, inner_group)))
+        self.pooler = keras.layers.Dense(
+            config.hidden_size, activation="tanh", kernel_initializer=init, dtype=self.dtype_policy, name="pooler")
+        self.build()
+
+    def shared_block(self, group, inner_group):
+        return getattr(self, shared_block_name(group, inner_group))
+
+    def build(self, input_shape=None):
+        self.embeddings.build()
+        if self.embedding_projection is not None:
+            self.embedding_projection.build((None, None, self.config.embedding_size))
+        for group in self.config.used_groups:
+            for inner_group in range(self.config.inner_group_num):
+                self.shared_block(group, inner_group).build()
+        self.pooler.build((None, self.config.hidden_size))
+
+    def call(self, inputs, training=None):
+        word_ids = _required(inputs, "input_word_ids", type(self).__name__)
+        input_mask = inputs.get("input_mask")
+        if input_mask is None:
+            input_mask = ops.ones_like(word_ids)
+        type_ids = inputs.get("input_type_ids")
+        if type_ids is None:
+            type_ids = ops.zeros_like(word_ids)
+
+        x = self.embeddings(word_ids, type_ids, training=training)
+        if self.embedding_projection is not None:
+            x = self.embedding_projection(x)
+
+        encoder_outputs = []
+        for layer_index in range(self.config.num_hidden_layers):
+            group = self.config.group_index(layer_index)
+            for inner_group in range(self.config.inner_group_num):
+                x = self.shared_block(group, inner_group)(x, input_mask, training=training)
+                encoder_outputs.append(x)
+
+        pooled_output = self.pooler(x[:, 0])
+        return {"sequence_output": x, "pooled_output": pooled_output, "encoder_outputs": encoder_outputs}
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        dtype = config.pop("dtype", None)
+        return cls(AlbertConfig.from_dict(config.pop("config")),
+                   dtype=keras.dtype_policies.deserialize(dtype) if dtype else None, **config)
+
+
+def _required(inputs, key, model_name):
+    if not isinstance(inputs, dict) or key not in inputs:
+        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+        raise ValueError(f"{model_name} expects a dict of tensors with key '{key}'; got {got}")
+    return inputs[key]

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from albert_tf.layers import (AlbertEmbedding, MaskedLMHead, SelfAttention, SentenceOrderHead,
+                              SharedTransformerBlock)
+from tests.harness import check_config_round_trip
+
+RNG = np.random.default_rng(0)
+HIDDEN = RNG.standard_normal((2, 5, 16)).astype(np.float32)
+MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], np.int32)
+IDS = RNG.integers(0, 50, (2, 5)).astype(np.int32)
+
+LAYER_CASES = {
+    "embedding": (lambda: AlbertEmbedding(50, 8, 16, 2, dropout_rate=0.1), (IDS, np.zeros_like(IDS)), (2, 5, 8)),
+    "attention": (lambda: SelfAttention(16, 4, dropout_rate=0.1), (HIDDEN, MASK), (2, 5, 16)),
+    "block": (lambda: SharedTransformerBlock(16, 4, 24, "gelu", 0.1, 0.1), (HIDDEN, MASK), (2, 5, 16)),
+    "masked_lm_head": (lambda: MaskedLMHead(50, 16, 8),
+                       (HIDDEN, np.array([[0, 2], [1, 4]], np.int32), RNG.standard_normal((50, 8)).astype(np.float32)),
+                       (2, 2, 50)),
+    "sentence_order_head": (lambda: SentenceOrderHead(16), (HIDDEN[:, 0],), (2, 2)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_layer_round_trips_through_its_config(case):
+    make, args, expected_shape = LAYER_CASES[case]
+
+    output = check_config_round_trip(make(), *args)
+
+    assert tuple(output.shape) == expected_shape
+
+
+def test_padded_keys_get_no_attention():
+    attention = SelfAttention(16, 4)
+    changed = HIDDEN.copy()
+    changed[1, 3:] = 100.0  # the padded positions of sequence 1
+
+    before, after = attention(HIDDEN, MASK), attention(changed, MASK)
+
+    np.testing.assert_allclose(np.asarray(after)[1, :3], np.asarray(before)[1, :3], atol=1e-6)
+
+
+def test_heads_compute_in_float32_under_mixed_precision():
+    head = MaskedLMHead(50, 16, 8, dtype="mixed_bfloat16")
+
+    logits = head(HIDDEN, np.array([[0, 2], [1, 4]], np.int32), RNG.standard_normal((50, 8)).astype(np.float32))
+
+    assert logits.dtype == "float32"
