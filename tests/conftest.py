@@ -40,3 +40,18 @@ def write_tf1_checkpoint(weights, prefix):
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
             return saver.save(session, prefix)
+
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(script, *flags, timeout=600):
+    """Runs `python run/<script> flags...` as a user would; returns the completed process."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "run", script), *map(str, flags)],
+                            env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    return result

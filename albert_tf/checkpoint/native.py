@@ -1,0 +1,70 @@
+"""Native TF2 checkpoints (`tf.train.Checkpoint(model=...)`), and loading either format."""
+
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.checkpoint.original import (NATIVE_CHECKPOINT_KEY, CheckpointMismatchError, load_original_checkpoint,
+                                           resolve_checkpoint_path)
+from albert_tf.models.encoder import AlbertEncoder
+
+HEADS = ("masked_lm_head", "sentence_order_head")
+
+
+def is_native_checkpoint(path):
+    return NATIVE_CHECKPOINT_KEY in tf.train.load_checkpoint(resolve_checkpoint_path(path)).get_variable_to_shape_map()
+
+
+def checkpoint_has_heads(path):
+    """Whether a checkpoint of either format holds pretraining heads."""
+    path = resolve_checkpoint_path(path)
+    names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    if NATIVE_CHECKPOINT_KEY in names:
+        return any(name.startswith("model/masked_lm_head/") for name in names)
+    return any(name.startswith("cls/predictions/") for name in names)
+
+
+def save_native_checkpoint(model, checkpoint_prefix):
+    """Writes `tf.train.Checkpoint(model=model)`, the layout training checkpoints also use."""
+    return tf.train.Checkpoint(model=model).write(checkpoint_prefix)
+
+
+def load_native_checkpoint(model, checkpoint_path, *, allow_missing_heads=False):
+    """Restores model weights from a native checkpoint; optimizer state in it is ignored.
+
+    The encoder is found whether the checkpoint was written for a bare encoder
+    (`model/embeddings/...`) or for a pretrainer (`model/encoder/...`), so either kind fits
+    either model. Missing heads fail unless `allow_missing_heads`, as for original checkpoints.
+    """
+    path = resolve_checkpoint_path(checkpoint_path)
+    names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    encoder = getattr(model, "encoder", model)
+    if any(name.startswith("model/encoder/") for name in names):
+        parts = [tf.train.Checkpoint(model=tf.train.Checkpoint(encoder=encoder))]
+    else:
+        parts = [tf.train.Checkpoint(model=encoder)]
+    heads = {head: getattr(model, head) for head in HEADS if hasattr(model, head)}
+    missing_heads = [head for head in heads if not any(n.startswith(f"model/{head}/") for n in names)]
+    if missing_heads and not allow_missing_heads:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} has no {missing_heads} (pass allow_missing_heads=True to start them from "
+            "random initialization)")
+    present = {head: layer for head, layer in heads.items() if head not in missing_heads}
+    if present:
+        parts.append(tf.train.Checkpoint(model=tf.train.Checkpoint(**present)))
+    for part in parts:
+        try:
+            status = part.read(path)
+            status.expect_partial()
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+            raise CheckpointMismatchError(f"checkpoint {path} does not fit the model: {e}") from None
+    if missing_heads:
+        logging.warning("Checkpoint %s has no %s; they keep their random initialization.", path, missing_heads)
+
+
+def load_checkpoint(model, checkpoint_path, *, allow_missing_heads=False):
+    """Loads an original (TF1 names) or a native checkpoint, whichever `checkpoint_path` is."""
+    if is_native_checkpoint(checkpoint_path):
+        load_native_checkpoint(model, checkpoint_path, allow_missing_heads=allow_missing_heads)
+    else:
+        load_original_checkpoint(model, checkpoint_path, allow_missing_heads=allow_missing_heads)
