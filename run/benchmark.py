@@ -29,8 +29,8 @@ flags.DEFINE_integer("seq", 128, "Sequence length.")
 flags.DEFINE_enum("peer", "keras_hub", ["keras_hub", "none"], "Implementation to compare with.")
 flags.DEFINE_list("dtypes", ["float32", "mixed_bfloat16"], "Keras dtype policies to time.")
 flags.DEFINE_list("jit_compile", ["false", "true"], "XLA settings to time.")
-flags.DEFINE_integer("warmup", 2, "Untimed calls per function (the first one traces and compiles).")
-flags.DEFINE_integer("repeats", 5, "Timed calls per function.")
+flags.DEFINE_integer("rounds", 3, "Rounds over all models; each round times every function.")
+flags.DEFINE_integer("calls", 3, "Timed calls per function and round, after one untimed call.")
 FLAGS = flags.FLAGS
 
 
@@ -106,16 +106,12 @@ def benchmark_model():
             timed = {}
             for name, build in builders.items():
                 model, to_inputs = build(config, dtype)
-                functions = step_functions(model, jit)
-                inputs = to_inputs(ids, mask, types)
-                for function in functions:
-                    for _ in range(FLAGS.warmup):
-                        function(inputs).numpy()
-                timed[name] = (functions, inputs, [[], []])
-            for _ in range(FLAGS.repeats):
+                timed[name] = (step_functions(model, jit), to_inputs(ids, mask, types), [[], []])
+            for _ in range(FLAGS.rounds):
                 for functions, inputs, times in timed.values():
                     for function, samples in zip(functions, times):
-                        samples.append(seconds_per_call(function, inputs))
+                        function(inputs).numpy()
+                        samples.extend(seconds_per_call(function, inputs) for _ in range(FLAGS.calls))
             rates = {name: [FLAGS.batch / statistics.median(samples) for samples in times]
                      for name, (_, _, times) in timed.items()}
             for name, (forward_rate, train_rate) in rates.items():

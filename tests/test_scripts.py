@@ -12,7 +12,7 @@ def test_forward_prints_every_output_of_the_tiny_model():
 
 def test_model_benchmark_reports_every_dtype_and_xla_setting():
     result = run_script("benchmark.py", "model", "--config=run/configs/albert_tiny.json", "--batch=2", "--seq=16",
-                        "--peer=none", "--warmup=1", "--repeats=1")
+                        "--peer=none", "--rounds=1", "--calls=1")
 
     rows = [line.split()[:3] for line in result.stdout.splitlines() if "albert_tf" in line.split()]
     assert rows == [[d, x, "albert_tf"] for d in ("float32", "mixed_bfloat16") for x in ("off", "on")]

@@ -1,7 +1,10 @@
 """`SelfAttention`: the original's multi-head self-attention, with float32 softmax."""
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+from albert_tf.layers.token_dense import dense_on_tokens
 
 # The original adds this to the logits of padded keys (not -inf): a fully padded row then
 # attends uniformly, exactly as in the original.
@@ -59,12 +62,17 @@ class SelfAttention(keras.layers.Layer):
         def heads(t):
             return ops.reshape(t, (batch, length, self.num_heads, self.head_size))
 
-        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        # One [H, 3H] matmul instead of three [H, H] ones: faster forward and backward. The
+        # variables stay three [H, H] kernels, the original's layout.
+        kernel = ops.concatenate([self.query.kernel, self.key.kernel, self.value.kernel], axis=1)
+        bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=0)
+        qkv = tf.nn.bias_add(ops.matmul(ops.reshape(x, (-1, self.hidden_size)), kernel), bias)
+        q, k, v = (heads(t) for t in ops.split(qkv, 3, axis=-1))
         logits = ops.einsum("btnd,bsnd->bnts", q, k) * (1.0 / self.head_size ** 0.5)
         probs = ops.softmax(ops.cast(logits, "float32") + attention_bias_from_mask(input_mask), axis=-1)
         probs = self.dropout(probs, training=training)
         context = ops.einsum("bnts,bsnd->btnd", ops.cast(probs, self.compute_dtype), v)
-        return self.output_dense(ops.reshape(context, (batch, length, self.hidden_size)))
+        return dense_on_tokens(self.output_dense, ops.reshape(context, (batch, length, self.hidden_size)))
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,

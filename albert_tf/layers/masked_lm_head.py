@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from albert_tf.layers.activations import get_activation
+from albert_tf.layers.token_dense import dense_on_tokens
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -45,7 +46,7 @@ class MaskedLMHead(keras.layers.Layer):
 
     def call(self, sequence_output, masked_positions, embedding_table):
         gathered = tf.gather(ops.cast(sequence_output, "float32"), masked_positions, batch_dims=1)
-        x = self.layer_norm(self.transform(gathered))
+        x = self.layer_norm(dense_on_tokens(self.transform, gathered))
         return ops.matmul(x, ops.transpose(ops.cast(embedding_table, "float32"))) + self.output_bias
 
     def get_config(self):

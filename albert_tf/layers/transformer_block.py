@@ -5,6 +5,7 @@ from keras import ops
 
 from albert_tf.layers.activations import get_activation
 from albert_tf.layers.attention import SelfAttention
+from albert_tf.layers.token_dense import dense_on_tokens
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -57,7 +58,8 @@ class SharedTransformerBlock(keras.layers.Layer):
     def call(self, x, input_mask, training=None):
         attended = self.attention_dropout(self.attention(x, input_mask, training=training), training=training)
         x = self.attention_layer_norm(ops.cast(attended, "float32") + ops.cast(x, "float32"))
-        ffn = self.output_dropout(self.intermediate_output(self.intermediate(x)), training=training)
+        ffn = dense_on_tokens(self.intermediate_output, dense_on_tokens(self.intermediate, x))
+        ffn = self.output_dropout(ffn, training=training)
         return self.output_layer_norm(ops.cast(ffn, "float32") + x)
 
     def get_config(self):

@@ -9,6 +9,7 @@ from keras import ops
 
 from albert_tf.config import AlbertConfig
 from albert_tf.layers.embedding import AlbertEmbedding
+from albert_tf.layers.token_dense import dense_on_tokens
 from albert_tf.layers.transformer_block import SharedTransformerBlock
 
 
@@ -81,7 +82,7 @@ class AlbertEncoder(keras.Model):
 
         x = self.embeddings(word_ids, type_ids, training=training)
         if self.embedding_projection is not None:
-            x = self.embedding_projection(x)
+            x = dense_on_tokens(self.embedding_projection, x)
 
         encoder_outputs = []
         for layer_index in range(self.config.num_hidden_layers):
