@@ -31,3 +31,10 @@ def check_keras_save_load(model, inputs, tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     outputs_close(restored(inputs), expected, atol=0)
+
+
+def check_layer_keras_save_load(layer, call_args, tmp_path):
+    """A layer, saved to `.keras` inside a functional model and loaded back, computes the same."""
+    inputs = [keras.Input(batch_shape=np.shape(a), dtype=np.asarray(a).dtype.name) for a in call_args]
+    model = keras.Model(inputs, layer(*inputs))
+    check_keras_save_load(model, list(call_args), tmp_path)

@@ -3,7 +3,7 @@ import pytest
 
 from albert_tf.layers import (AlbertEmbedding, MaskedLMHead, SelfAttention, SentenceOrderHead,
                               SharedTransformerBlock)
-from tests.harness import check_config_round_trip
+from tests.harness import check_config_round_trip, check_layer_keras_save_load
 
 RNG = np.random.default_rng(0)
 HIDDEN = RNG.standard_normal((2, 5, 16)).astype(np.float32)
@@ -28,6 +28,13 @@ def test_layer_round_trips_through_its_config(case):
     output = check_config_round_trip(make(), *args)
 
     assert tuple(output.shape) == expected_shape
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_layer_survives_keras_file_round_trip(case, tmp_path):
+    make, args, _ = LAYER_CASES[case]
+
+    check_layer_keras_save_load(make(), args, tmp_path)
 
 
 def test_padded_keys_get_no_attention():
