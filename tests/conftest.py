@@ -7,6 +7,11 @@ import pytest
 import tensorflow as tf
 
 from albert_tf import AlbertConfig
+from albert_tf.training.strategy import split_cpu
+
+# Two logical CPUs for the whole session, before any op runs, so MirroredStrategy tests run
+# in-process; everything else keeps running on /cpu:0.
+split_cpu(2)
 
 
 @pytest.fixture
@@ -55,3 +60,31 @@ def run_script(script, *flags, timeout=600):
                             env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def write_pretraining_records(path, num_records, seq_length, max_predictions, vocab_size, seed=0, weight=1.0):
+    """Random records in the original create_pretraining_data schema (int64 / float32 features)."""
+    rng = np.random.default_rng(seed)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for _ in range(num_records):
+            length = int(rng.integers(seq_length // 2, seq_length + 1))
+            ids = np.zeros(seq_length, np.int64)
+            ids[:length] = rng.integers(5, vocab_size, length)
+            num_predictions = int(rng.integers(1, max_predictions + 1))
+            positions = np.zeros(max_predictions, np.int64)
+            positions[:num_predictions] = np.sort(rng.choice(np.arange(1, length), num_predictions, replace=False))
+            features = {
+                "input_ids": ids,
+                "input_mask": (np.arange(seq_length) < length).astype(np.int64),
+                "segment_ids": ((np.arange(seq_length) >= length // 2) & (np.arange(seq_length) < length)).astype(np.int64),
+                "token_boundary": np.ones(seq_length, np.int64),
+                "masked_lm_positions": positions,
+                "masked_lm_ids": np.where(np.arange(max_predictions) < num_predictions,
+                                          rng.integers(5, vocab_size, max_predictions), 0).astype(np.int64),
+                "next_sentence_labels": np.array([rng.integers(0, 2)], np.int64),
+            }
+            example = {k: tf.train.Feature(int64_list=tf.train.Int64List(value=v)) for k, v in features.items()}
+            example["masked_lm_weights"] = tf.train.Feature(float_list=tf.train.FloatList(
+                value=np.where(np.arange(max_predictions) < num_predictions, weight, 0.0)))
+            writer.write(tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString())
+    return str(path)

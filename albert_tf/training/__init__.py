@@ -1,0 +1,1 @@
+"""Training loops and the strategies they run on."""

@@ -1,0 +1,58 @@
+"""Builds the `tf.distribute` strategy a training job runs on."""
+
+import tensorflow as tf
+from absl import logging
+
+STRATEGIES = ("tpu", "mirrored", "multi_worker_mirrored", "one_device")
+
+
+def split_cpu(num_logical_cpus):
+    """Splits the CPU into `num_logical_cpus` logical devices, so multi-replica code runs on CPU.
+
+    Must run before TensorFlow initializes its devices (before the first op).
+    """
+    if num_logical_cpus <= 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * num_logical_cpus)
+    except RuntimeError as e:
+        raise RuntimeError(f"cannot split the CPU into {num_logical_cpus} logical devices after TensorFlow "
+                           f"has initialized its devices: {e}") from None
+
+
+def default_strategy_name(use_tpu):
+    """`tpu` when asked for, `mirrored` over several GPUs or logical CPUs, else `one_device`."""
+    if use_tpu:
+        return "tpu"
+    if len(tf.config.list_logical_devices("GPU")) > 1 or len(tf.config.list_logical_devices("CPU")) > 1:
+        return "mirrored"
+    return "one_device"
+
+
+def create_strategy(name, *, tpu_name=None, tpu_zone=None, gcp_project=None, master=None):
+    """Returns the strategy called `name` (one of STRATEGIES).
+
+    `tpu` resolves the TPU from `tpu_name` (or `master`), `tpu_zone` and `gcp_project` as the
+    original TPUEstimator jobs did; `multi_worker_mirrored` reads the cluster from TF_CONFIG;
+    `mirrored` uses every GPU, or every logical CPU when there is no GPU.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy {name!r} is not one of {STRATEGIES}")
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+            tpu=tpu_name or master, zone=tpu_zone, project=gcp_project)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        strategy = tf.distribute.TPUStrategy(resolver)
+    elif name == "multi_worker_mirrored":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    elif name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    else:
+        gpus = tf.config.list_logical_devices("GPU")
+        strategy = tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    logging.info("Strategy %s with %d replica(s).", type(strategy).__name__, strategy.num_replicas_in_sync)
+    return strategy
