@@ -1,3 +1,8 @@
+import json
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -124,6 +129,28 @@ def test_from_config_reproduces_updates_exactly(optimizer_name):
     restored_weights = apply_steps(restored, make_variables(), steps)
 
     assert all(np.array_equal(original_weights[p], restored_weights[p]) for p in original_weights)
+
+
+def test_mirrored_step_clips_the_summed_gradient_like_one_device():
+    # Both replicas' gradients have norms above 1: clipping each before the cross-replica sum
+    # (what keras' global_clipnorm does) points the first step's moments elsewhere than clipping
+    # their sum, which shows from the second step on.
+    initial_weights = [1.0, 2.0, 3.0]
+    replica_steps = [[[3.0, 0.0, 4.0], [0.0, 6.0, 0.0]], [[0.1, 0.2, 0.3], [0.0, 0.0, 0.1]]]
+    helper = os.path.join(os.path.dirname(__file__), "mirrored_optimizer_steps.py")
+    environment = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(helper)))
+
+    finished = subprocess.run(
+        [sys.executable, helper, "lamb", json.dumps(initial_weights), json.dumps(replica_steps)],
+        capture_output=True, text=True, env=environment, timeout=120)
+
+    assert finished.returncode == 0, finished.stderr
+    one_device = keras.Variable(np.array(initial_weights, "float32"), name="kernel")
+    optimizer = create_optimizer("lamb", 0.1, num_train_steps=10, num_warmup_steps=0)
+    for step in replica_steps:
+        optimizer.apply([tf.constant(np.sum(step, axis=0), tf.float32)], [one_device])
+    mirrored = np.array(json.loads(finished.stdout.splitlines()[-1]), "float32")
+    np.testing.assert_allclose(mirrored, one_device.numpy(), rtol=1e-6)
 
 
 def test_unknown_optimizer_name_is_rejected():
