@@ -99,6 +99,18 @@ def test_create_optimizer_clips_global_norm_and_follows_schedule(optimizer_name,
                                                  clip_norm=1.0))
 
 
+def test_sparse_gradient_updates_like_its_dense_form():
+    # Embedding lookups produce IndexedSlices gradients, possibly with repeated rows.
+    sparse = tf.IndexedSlices(values=tf.constant([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]]),
+                              indices=tf.constant([1, 1]), dense_shape=tf.constant([2, 3]))
+    sparse_variables, dense_variables = make_variables()[:1], make_variables()[:1]
+
+    Lamb(learning_rate=0.1).apply([sparse], sparse_variables)
+    Lamb(learning_rate=0.1).apply([tf.convert_to_tensor(sparse)], dense_variables)
+
+    np.testing.assert_array_equal(sparse_variables[0].numpy(), dense_variables[0].numpy())
+
+
 def test_jit_compiled_step_equals_eager_step():
     steps = gradient_steps(2)
     eager_variables, compiled_variables = make_variables(), make_variables()
@@ -156,6 +168,17 @@ def test_mirrored_step_clips_the_summed_gradient_like_one_device():
 def test_unknown_optimizer_name_is_rejected():
     with pytest.raises(ValueError, match=r"optimizer_name must be one of \['adamw', 'lamb'\], got 'adam'"):
         create_optimizer("adam", learning_rate=0.1, num_train_steps=10, num_warmup_steps=0)
+
+
+def test_exclusions_as_a_bare_string_are_rejected():
+    with pytest.raises(ValueError, match=r"exclude_from_weight_decay must be a list .* write \['bias'\]"):
+        Lamb(learning_rate=0.1, exclude_from_weight_decay="bias")
+
+
+def test_keras_exclusion_method_points_to_the_constructor_argument():
+    # keras' method would only steer keras' own weight decay, which this optimizer never applies.
+    with pytest.raises(ValueError, match=r"constructor argument `exclude_from_weight_decay`"):
+        Lamb(learning_rate=0.1).exclude_from_weight_decay(var_names=["bias"])
 
 
 @pytest.mark.parametrize("keras_argument, our_argument", [("weight_decay", "weight_decay_rate"),
