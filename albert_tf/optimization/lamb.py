@@ -5,9 +5,9 @@ Why not `keras.optimizers.Lamb` (checked against keras 3.15.1,
 
 - it bias-corrects both moments (`m / (1 - beta_1**t)`, `v / (1 - beta_2**t)`); the original
   does not;
-- its weight decay is keras' generic decoupled decay, `w -= learning_rate * weight_decay * w`,
-  applied to the weights before and outside the LAMB update, so it never enters the trust
-  ratio; the original adds `weight_decay_rate * w` to the update and then takes the trust ratio
+- its weight decay (off unless `weight_decay` is given) is keras' generic decoupled decay,
+  `w -= learning_rate * weight_decay * w`, applied to the weights before and outside the LAMB
+  update, so it never enters the trust ratio; the original adds `weight_decay_rate * w` to the update and then takes the trust ratio
   of that sum;
 - its only exclusion mechanism is the base class's `exclude_from_weight_decay()` method (not a
   constructor argument, not in `get_config`, matched against `variable.name`, not the path);
