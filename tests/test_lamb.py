@@ -1,3 +1,8 @@
+import json
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -94,6 +99,18 @@ def test_create_optimizer_clips_global_norm_and_follows_schedule(optimizer_name,
                                                  clip_norm=1.0))
 
 
+def test_sparse_gradient_updates_like_its_dense_form():
+    # Embedding lookups produce IndexedSlices gradients, possibly with repeated rows.
+    sparse = tf.IndexedSlices(values=tf.constant([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]]),
+                              indices=tf.constant([1, 1]), dense_shape=tf.constant([2, 3]))
+    sparse_variables, dense_variables = make_variables()[:1], make_variables()[:1]
+
+    Lamb(learning_rate=0.1).apply([sparse], sparse_variables)
+    Lamb(learning_rate=0.1).apply([tf.convert_to_tensor(sparse)], dense_variables)
+
+    np.testing.assert_array_equal(sparse_variables[0].numpy(), dense_variables[0].numpy())
+
+
 def test_jit_compiled_step_equals_eager_step():
     steps = gradient_steps(2)
     eager_variables, compiled_variables = make_variables(), make_variables()
@@ -126,9 +143,42 @@ def test_from_config_reproduces_updates_exactly(optimizer_name):
     assert all(np.array_equal(original_weights[p], restored_weights[p]) for p in original_weights)
 
 
+def test_mirrored_step_clips_the_summed_gradient_like_one_device():
+    # Both replicas' gradients have norms above 1: clipping each before the cross-replica sum
+    # (what keras' global_clipnorm does) points the first step's moments elsewhere than clipping
+    # their sum, which shows from the second step on.
+    initial_weights = [1.0, 2.0, 3.0]
+    replica_steps = [[[3.0, 0.0, 4.0], [0.0, 6.0, 0.0]], [[0.1, 0.2, 0.3], [0.0, 0.0, 0.1]]]
+    helper = os.path.join(os.path.dirname(__file__), "mirrored_optimizer_steps.py")
+    environment = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(helper)))
+
+    finished = subprocess.run(
+        [sys.executable, helper, "lamb", json.dumps(initial_weights), json.dumps(replica_steps)],
+        capture_output=True, text=True, env=environment, timeout=120)
+
+    assert finished.returncode == 0, finished.stderr
+    one_device = keras.Variable(np.array(initial_weights, "float32"), name="kernel")
+    optimizer = create_optimizer("lamb", 0.1, num_train_steps=10, num_warmup_steps=0)
+    for step in replica_steps:
+        optimizer.apply([tf.constant(np.sum(step, axis=0), tf.float32)], [one_device])
+    mirrored = np.array(json.loads(finished.stdout.splitlines()[-1]), "float32")
+    np.testing.assert_allclose(mirrored, one_device.numpy(), rtol=1e-6)
+
+
 def test_unknown_optimizer_name_is_rejected():
     with pytest.raises(ValueError, match=r"optimizer_name must be one of \['adamw', 'lamb'\], got 'adam'"):
         create_optimizer("adam", learning_rate=0.1, num_train_steps=10, num_warmup_steps=0)
+
+
+def test_exclusions_as_a_bare_string_are_rejected():
+    with pytest.raises(ValueError, match=r"exclude_from_weight_decay must be a list .* write \['bias'\]"):
+        Lamb(learning_rate=0.1, exclude_from_weight_decay="bias")
+
+
+def test_keras_exclusion_method_points_to_the_constructor_argument():
+    # keras' method would only steer keras' own weight decay, which this optimizer never applies.
+    with pytest.raises(ValueError, match=r"constructor argument `exclude_from_weight_decay`"):
+        Lamb(learning_rate=0.1).exclude_from_weight_decay(var_names=["bias"])
 
 
 @pytest.mark.parametrize("keras_argument, our_argument", [("weight_decay", "weight_decay_rate"),

@@ -5,9 +5,9 @@ Why not `keras.optimizers.Lamb` (checked against keras 3.15.1,
 
 - it bias-corrects both moments (`m / (1 - beta_1**t)`, `v / (1 - beta_2**t)`); the original
   does not;
-- its weight decay is keras' generic decoupled decay, `w -= learning_rate * weight_decay * w`,
-  applied to the weights before and outside the LAMB update, so it never enters the trust
-  ratio; the original adds `weight_decay_rate * w` to the update and then takes the trust ratio
+- its weight decay (off unless `weight_decay` is given) is keras' generic decoupled decay,
+  `w -= learning_rate * weight_decay * w`, applied to the weights before and outside the LAMB
+  update, so it never enters the trust ratio; the original adds `weight_decay_rate * w` to the update and then takes the trust ratio
   of that sum;
 - its only exclusion mechanism is the base class's `exclude_from_weight_decay()` method (not a
   constructor argument, not in `get_config`, matched against `variable.name`, not the path);
@@ -71,6 +71,11 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
                 raise ValueError(f"{type(self).__name__} does not take keras' `{keras_name}` "
                                  f"(got {kwargs[keras_name]!r}); pass `{our_name}`, which "
                                  "behaves as in the original release")
+        for argument, patterns in (("exclude_from_weight_decay", exclude_from_weight_decay),
+                                   ("exclude_from_layer_adaptation", exclude_from_layer_adaptation)):
+            if isinstance(patterns, str):
+                raise ValueError(f"{argument} must be a list of regular expressions, got the "
+                                 f"string {patterns!r}; write [{patterns!r}]")
         if global_gradient_clip_norm is not None and not global_gradient_clip_norm > 0:
             raise ValueError("global_gradient_clip_norm must be None or > 0, got "
                              f"{global_gradient_clip_norm!r}")
@@ -161,7 +166,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
 class Lamb(AdamWeightDecay):
     """The original `LAMBOptimizer`: `AdamWeightDecay` with the layer-wise trust ratio on."""
 
-    def __init__(self, learning_rate=0.001, layer_adaptation=True, **kwargs):
+    def __init__(self, learning_rate=0.001, *, layer_adaptation=True, **kwargs):
         super().__init__(learning_rate=learning_rate, layer_adaptation=layer_adaptation, **kwargs)
 
 
