@@ -17,6 +17,8 @@ setuptools.setup(
         "tensorflow==2.21.*",
         "tensorflow-text==2.21.*",
         "keras>=3.15,<4",
+        # tf.summary needs it to write scalars; TensorFlow 2.21 no longer installs it.
+        "tensorboard==2.21.*",
         "sentencepiece>=0.2,<0.3",
         "absl-py>=2.1",
         "numpy>=1.26",

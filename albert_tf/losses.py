@@ -10,22 +10,35 @@ import tensorflow as tf
 MASKED_LM_LOSS_EPSILON = 1e-5
 
 
-def masked_lm_loss(logits, label_ids, weights):
+def masked_lm_loss(logits, label_ids, weights, total_weight=None):
     """`sum(weights * cross_entropy) / (sum(weights) + 1e-5)` over all predicted positions.
 
     Args:
         logits: [batch, max_predictions, vocab_size] MLM logits.
         label_ids: [batch, max_predictions] int ids of the masked tokens.
         weights: [batch, max_predictions], 1.0 for real predictions and 0.0 for padding.
+        total_weight: `sum(weights)` over the whole global batch when this is one replica's or
+            one micro-batch's part of it; the parts' losses then add up to the global batch's
+            loss. (The original divided by each TPU core's own sum, so its loss depended on the
+            number of cores.) Default: this batch's own sum.
     """
     weights = tf.cast(weights, tf.float32)
     numerator = tf.reduce_sum(weights * _cross_entropy(logits, label_ids))
-    return numerator / (tf.reduce_sum(weights) + MASKED_LM_LOSS_EPSILON)
+    if total_weight is None:
+        total_weight = tf.reduce_sum(weights)
+    return numerator / (total_weight + MASKED_LM_LOSS_EPSILON)
 
 
-def sentence_order_loss(logits, labels):
-    """Mean cross-entropy of the [batch, 2] SOP logits; label 0 = in order, 1 = swapped."""
-    return tf.reduce_mean(_cross_entropy(logits, tf.reshape(labels, [-1])))
+def sentence_order_loss(logits, labels, total_examples=None):
+    """Mean cross-entropy of the [batch, 2] SOP logits; label 0 = in order, 1 = swapped.
+
+    `total_examples`: the global batch size when this batch is a part of it (see
+    `masked_lm_loss`); default: this batch's size.
+    """
+    losses = _cross_entropy(logits, tf.reshape(labels, [-1]))
+    if total_examples is None:
+        return tf.reduce_mean(losses)
+    return tf.reduce_sum(losses) / tf.cast(total_examples, tf.float32)
 
 
 def pretraining_metrics(masked_lm_logits, masked_lm_ids, masked_lm_weights, sentence_order_logits,

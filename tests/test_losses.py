@@ -94,3 +94,20 @@ def test_metrics_of_an_all_padding_batch_are_zero_not_nan():
                                SOP_LABELS[:0])
 
     assert all(float(value) == 0.0 for value in metric_results(sums).values())
+
+
+def test_losses_of_the_parts_of_a_batch_add_up_to_the_whole_batch_loss():
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((4, 3, 11)).astype(np.float32)
+    ids = rng.integers(0, 11, (4, 3))
+    weights = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 0, 0]], np.float32)
+    sop_logits = rng.standard_normal((4, 2)).astype(np.float32)
+    labels = np.array([0, 1, 1, 0])
+    halves = [slice(0, 1), slice(1, 4)]
+
+    mlm_parts = sum(masked_lm_loss(logits[h], ids[h], weights[h], total_weight=weights.sum()) for h in halves)
+    sop_parts = sum(sentence_order_loss(sop_logits[h], labels[h], total_examples=4) for h in halves)
+
+    np.testing.assert_allclose([mlm_parts, sop_parts],
+                               [masked_lm_loss(logits, ids, weights), sentence_order_loss(sop_logits, labels)],
+                               rtol=1e-6)

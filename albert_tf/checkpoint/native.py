@@ -62,9 +62,16 @@ def load_native_checkpoint(model, checkpoint_path, *, allow_missing_heads=False)
         logging.warning("Checkpoint %s has no %s; they keep their random initialization.", path, missing_heads)
 
 
-def load_checkpoint(model, checkpoint_path, *, allow_missing_heads=False):
-    """Loads an original (TF1 names) or a native checkpoint, whichever `checkpoint_path` is."""
+def load_checkpoint(model, checkpoint_path, *, allow_missing_heads=False, init_from_group0=False):
+    """Loads an original (TF1 names) or a native checkpoint, whichever `checkpoint_path` is.
+
+    `init_from_group0` (see `load_original_checkpoint`) needs an original checkpoint.
+    """
     if is_native_checkpoint(checkpoint_path):
+        if init_from_group0:
+            raise ValueError(f"init_from_group0 needs an original (TF1-name) checkpoint; {checkpoint_path} is "
+                             "native: convert it with run/convert_checkpoint.py first")
         load_native_checkpoint(model, checkpoint_path, allow_missing_heads=allow_missing_heads)
     else:
-        load_original_checkpoint(model, checkpoint_path, allow_missing_heads=allow_missing_heads)
+        load_original_checkpoint(model, checkpoint_path, allow_missing_heads=allow_missing_heads,
+                                 init_from_group0=init_from_group0)

@@ -115,7 +115,8 @@ def save_original_checkpoint(model, checkpoint_prefix, global_step=None):
     """Writes the model's weights under the original TF1 names (a V2 bundle: .index + .data).
 
     Tools written for the original release (its `init_checkpoint` flags, converters that
-    expect `bert/...` names) read the result. Also updates the directory's `checkpoint` file.
+    expect `bert/...` names) read the result. The directory's `checkpoint` state file is left
+    alone: it belongs to whatever manages the training checkpoints there.
     """
     values = {name: variable.numpy() for name, variable in original_variable_map(model).items()}
     if global_step is not None:
@@ -124,7 +125,6 @@ def save_original_checkpoint(model, checkpoint_prefix, global_step=None):
     tf.io.gfile.makedirs(_dirname(checkpoint_prefix))
     tf.raw_ops.SaveV2(prefix=checkpoint_prefix, tensor_names=names, shape_and_slices=[""] * len(names),
                       tensors=[values[n] for n in names])
-    tf.compat.v1.train.update_checkpoint_state(_dirname(checkpoint_prefix), checkpoint_prefix)
     return checkpoint_prefix
 
 

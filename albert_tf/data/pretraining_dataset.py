@@ -1,0 +1,95 @@
+"""Pretraining TFRecords (the original `create_pretraining_data.py` schema) → `tf.data`."""
+
+import tensorflow as tf
+
+# The original record schema: feature → (dtype, length in units of max_seq_length (S) or
+# max_predictions_per_seq (P)), and the model input each one feeds.
+RECORD_FEATURES = {
+    "input_ids": (tf.int64, "S", "input_word_ids"),
+    "input_mask": (tf.int64, "S", "input_mask"),
+    "segment_ids": (tf.int64, "S", "input_type_ids"),
+    "masked_lm_positions": (tf.int64, "P", "masked_lm_positions"),
+    "masked_lm_ids": (tf.int64, "P", "masked_lm_ids"),
+    "masked_lm_weights": (tf.float32, "P", "masked_lm_weights"),
+    "next_sentence_labels": (tf.int64, 1, "next_sentence_labels"),
+}
+# Written by create_pretraining_data for online masking; pretraining does not read it.
+UNUSED_FEATURES = ("token_boundary",)
+
+SHUFFLE_BUFFER = 1000
+CHECKED_FILES = 8
+
+
+def feature_lengths(max_seq_length, max_predictions_per_seq):
+    units = {"S": max_seq_length, "P": max_predictions_per_seq, 1: 1}
+    return {name: units[unit] for name, (_, unit, _) in RECORD_FEATURES.items()}
+
+
+def check_records(files, max_seq_length, max_predictions_per_seq):
+    """Reads the first record of the first files and checks every feature's length and type.
+
+    Catches shards made with other --max_seq_length / --max_predictions_per_seq flags before
+    training starts, with the file named, instead of a parse error deep inside tf.data.
+    """
+    expected = feature_lengths(max_seq_length, max_predictions_per_seq)
+    for path in files[:CHECKED_FILES]:
+        first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+        if first is None:
+            raise ValueError(f"{path}: no records")
+        example = tf.train.Example.FromString(first.numpy())
+        for name, (dtype, _, _) in RECORD_FEATURES.items():
+            if name not in example.features.feature:
+                raise ValueError(f"{path}: record has no feature '{name}'; is this a pretraining shard?")
+            feature = example.features.feature[name]
+            values = feature.float_list.value if dtype == tf.float32 else feature.int64_list.value
+            if len(values) != expected[name]:
+                raise ValueError(
+                    f"{path}: feature '{name}' has length {len(values)}, but max_seq_length={max_seq_length} and "
+                    f"max_predictions_per_seq={max_predictions_per_seq} expect {expected[name]}")
+
+
+def parse_record(serialized, max_seq_length, max_predictions_per_seq):
+    """One serialized record → the model's input dict, int32 where the record has int64."""
+    lengths = feature_lengths(max_seq_length, max_predictions_per_seq)
+    spec = {name: tf.io.FixedLenFeature([lengths[name]], dtype) for name, (dtype, _, _) in RECORD_FEATURES.items()}
+    parsed = tf.io.parse_single_example(serialized, spec)
+    features = {}
+    for name, (_, _, input_name) in RECORD_FEATURES.items():
+        value = parsed[name]
+        features[input_name] = tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
+    features["next_sentence_labels"] = features["next_sentence_labels"][0]
+    return features
+
+
+def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_seq, is_training,
+                        input_context=None, seed=None):
+    """Batches of model inputs from pretraining shards.
+
+    Args:
+        files: list of TFRecord paths.
+        batch_size: examples per batch of this input pipeline.
+        is_training: repeat, and shuffle files and records (seeded); otherwise read the files
+            in order, repeated, so evaluation sees the same examples every time.
+        input_context: a `tf.distribute.InputContext`; each pipeline then reads its own files.
+        seed: shuffle seed.
+    Batches have static shapes (`drop_remainder`), as TPUs need.
+    """
+    files = list(files)
+    check_records(files, max_seq_length, max_predictions_per_seq)
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if input_context and input_context.num_input_pipelines > 1:
+        if len(files) < input_context.num_input_pipelines:
+            raise ValueError(f"{len(files)} input files cannot be split over {input_context.num_input_pipelines} "
+                             "input pipelines: write at least one shard per worker")
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if is_training:
+        dataset = dataset.repeat().shuffle(len(files), seed=seed)
+    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
+                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if is_training:
+        dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
+    else:
+        dataset = dataset.repeat()
+    dataset = dataset.map(lambda record: parse_record(record, max_seq_length, max_predictions_per_seq),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,191 @@
+import dataclasses
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf import AlbertConfig, AlbertPretrainer, CheckpointMismatchError
+from albert_tf.checkpoint import save_native_checkpoint
+from albert_tf.training.pretraining import Pretraining, PretrainingConfig, run_pretraining
+from tests.conftest import REPO_ROOT, run_script, write_pretraining_records
+
+SEQ, PREDICTIONS, VOCAB = 16, 3, 64
+TINY = AlbertConfig(vocab_size=VOCAB, embedding_size=8, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=32, max_position_embeddings=32)
+
+# Float sums over replicas or micro-batches run in another order than on one device.
+REPLICA_ATOL = 1e-5
+
+
+@pytest.fixture
+def shards(tmp_path):
+    return [write_pretraining_records(tmp_path / f"shard-{i}.tfrecord", 64, SEQ, PREDICTIONS, VOCAB, seed=i)
+            for i in range(2)]
+
+
+def job(tmp_path, shards, **overrides):
+    fields = dict(input_files=tuple(shards), output_dir=str(tmp_path / "out"), max_seq_length=SEQ,
+                  max_predictions_per_seq=PREDICTIONS, train_batch_size=8, eval_batch_size=8, learning_rate=1e-3,
+                  num_train_steps=3, num_warmup_steps=1, save_checkpoints_steps=100, steps_per_loop=3)
+    fields.update(overrides)
+    return PretrainingConfig(**fields)
+
+
+def trained_weights(strategy, config):
+    run_pretraining(strategy, TINY, config)
+    return Pretraining(strategy, TINY, dataclasses.replace(config, do_train=False, do_eval=True)).model.get_weights()
+
+
+def test_mirrored_on_two_replicas_matches_one_device(tmp_path, shards):
+    one = trained_weights(tf.distribute.OneDeviceStrategy("/cpu:0"), job(tmp_path / "one", shards))
+    two = trained_weights(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), job(tmp_path / "two", shards))
+
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, atol=REPLICA_ATOL)
+
+
+def test_gradient_accumulation_matches_the_whole_batch(tmp_path, shards):
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    whole = trained_weights(strategy, job(tmp_path / "whole", shards))
+    accumulated = trained_weights(strategy, job(tmp_path / "acc", shards, gradient_accumulation_steps=2))
+
+    for a, b in zip(whole, accumulated):
+        np.testing.assert_allclose(a, b, atol=REPLICA_ATOL)
+
+
+@pytest.mark.parametrize("overrides", [{"jit_compile": True}, {"mixed_precision": "mixed_bfloat16"}],
+                         ids=["xla", "mixed_bfloat16"])
+def test_training_variants_learn(tmp_path, shards, overrides):
+    config = job(tmp_path, shards, num_train_steps=20, steps_per_loop=10, learning_rate=5e-3, **overrides)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    before = run_pretraining(strategy, TINY, dataclasses.replace(config, do_train=False, do_eval=True))
+
+    after = run_pretraining(strategy, TINY, dataclasses.replace(config, do_eval=True))
+
+    assert after["loss"] < before["loss"]
+
+
+def test_eval_results_are_written_in_the_original_format(tmp_path, shards):
+    config = job(tmp_path, shards, do_eval=True, max_eval_steps=2)
+
+    run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+
+    lines = (tmp_path / "out" / "eval_results.txt").read_text().splitlines()
+    assert [line.split(" = ")[0] for line in lines] == ["global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
+                                                       "sentence_order_accuracy", "sentence_order_loss"]
+    assert lines[0] == "global_step = 3"
+
+
+def test_best_checkpoint_has_the_original_names(tmp_path, shards):
+    run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, shards, do_eval=True))
+
+    names = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-best")).get_variable_to_shape_map()
+
+    assert "bert/embeddings/word_embeddings" in names and "cls/predictions/output_bias" in names
+
+
+def test_empty_input_glob_names_the_flag(tmp_path):
+    config = job(tmp_path, [str(tmp_path / "missing-*.tfrecord")])
+
+    with pytest.raises(FileNotFoundError, match=r"--input_file=.*missing-\*\.tfrecord matches no file"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+
+
+def test_batch_not_divisible_by_replicas_names_the_flag(tmp_path, shards):
+    config = job(tmp_path, shards, train_batch_size=7)
+
+    with pytest.raises(ValueError, match=r"--train_batch_size=7 must be divisible by the number of replicas \(2\)"):
+        run_pretraining(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), TINY, config)
+
+
+def test_diverging_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, shards):
+    # Warmup gives step 1 a learning rate of 0; from step 2 on, 1e38 blows the weights up.
+    config = job(tmp_path, shards, learning_rate=1e38, num_warmup_steps=2, num_train_steps=6, steps_per_loop=1,
+                 save_checkpoints_steps=1)
+
+    with pytest.raises(FloatingPointError, match=r"loss became (nan|inf).* last good checkpoint is \S*ckpt-(\d)") as error:
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+
+    last_good = re.search(r"ckpt-(\d)", str(error.value)).group(1)
+    assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith(f"ckpt-{last_good}")
+
+
+def test_init_checkpoint_of_another_shape_is_a_clear_error(tmp_path, shards):
+    other = save_native_checkpoint(AlbertPretrainer(dataclasses.replace(TINY, hidden_size=32)),
+                                   str(tmp_path / "other" / "ckpt"))
+    config = job(tmp_path, shards, init_checkpoint=other)
+
+    with pytest.raises(CheckpointMismatchError):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+
+
+# --- the script, as users run it ------------------------------------------------------------
+
+ORIGINAL_STYLE_FLAGS = """--albert_config_file={config}
+--input_file={inputs}
+--output_dir={output}
+--max_seq_length=16
+--max_predictions_per_seq=3
+--do_train
+--do_eval
+--train_batch_size=8
+--eval_batch_size=8
+--optimizer=lamb
+--learning_rate=0.001
+--num_train_steps=8
+--num_warmup_steps=2
+--save_checkpoints_steps=2
+--iterations_per_loop=1
+--max_eval_steps=2
+--keep_checkpoint_max=10
+"""
+
+
+def write_flagfile(tmp_path, shards, name):
+    config_file = tmp_path / "albert_config.json"
+    config_file.write_text(TINY.to_json_string())
+    flagfile = tmp_path / f"{name}.flags"
+    flagfile.write_text(ORIGINAL_STYLE_FLAGS.format(config=config_file, inputs=",".join(shards),
+                                                   output=tmp_path / name))
+    return flagfile
+
+
+def model_and_optimizer_state(checkpoint_prefix):
+    reader = tf.train.load_checkpoint(str(checkpoint_prefix))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith(("model/", "optimizer/"))}
+
+
+def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, shards):
+    run_script("pretrain.py", f"--flagfile={write_flagfile(tmp_path, shards, 'straight')}")
+    flagfile = write_flagfile(tmp_path, shards, "killed")
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "run", "pretrain.py"), f"--flagfile={flagfile}"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (tmp_path / "killed" / "ckpt-4.index").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "killed" / "ckpt-8.index").exists(), "the run finished before it was killed"
+
+    run_script("pretrain.py", f"--flagfile={flagfile}")
+
+    straight = model_and_optimizer_state(tmp_path / "straight" / "ckpt-8")
+    resumed = model_and_optimizer_state(tmp_path / "killed" / "ckpt-8")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
+
+
+def test_records_of_another_length_name_the_file(tmp_path):
+    longer = write_pretraining_records(tmp_path / "seq32.tfrecord", 4, 32, PREDICTIONS, VOCAB)
+
+    with pytest.raises(ValueError, match=r"seq32\.tfrecord: feature 'input_ids' has length 32, but max_seq_length=16"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, [longer]))
