@@ -1,7 +1,9 @@
 import dataclasses
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -189,3 +191,32 @@ def test_records_of_another_length_name_the_file(tmp_path):
 
     with pytest.raises(ValueError, match=r"seq32\.tfrecord: feature 'input_ids' has length 32, but max_seq_length=16"):
         run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, [longer]))
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_worker_processes_train_and_evaluate_together(tmp_path, shards):
+    flagfile = write_flagfile(tmp_path, shards, "workers")
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, PYTHONPATH=REPO_ROOT,
+                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(
+            [sys.executable, os.path.join(REPO_ROOT, "run", "pretrain.py"), f"--flagfile={flagfile}",
+             "--strategy=multi_worker_mirrored", "--num_train_steps=4"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    logs = [worker.communicate(timeout=300)[0] for worker in workers]
+
+    assert [worker.returncode for worker in workers] == [0, 0], logs[0][-3000:] + logs[1][-3000:]
+    output = tmp_path / "workers"
+    assert (output / "ckpt-4.index").exists() and "global_step = 4" in (output / "eval_results.txt").read_text()
+    assert not list(output.glob(".worker-*")), "non-chief scratch checkpoints are cleaned up"

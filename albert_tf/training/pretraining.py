@@ -94,6 +94,15 @@ def expand_input_files(patterns, flag):
     return sorted(set(files))
 
 
+def is_chief(strategy):
+    """Whether this worker writes the job's outputs (always, except on non-chief workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type or isinstance(strategy, tf.distribute.TPUStrategy):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
+
+
 def has_exact_resume(strategy):
     """Whether the input position can be checkpointed: one host feeding all replicas.
 
@@ -137,23 +146,31 @@ class Pretraining:
         if self.exact_resume and self.train_iterator is not None:
             tracked["train_iterator"] = self.train_iterator
         self.checkpoint = tf.train.Checkpoint(**tracked)
+        # Every worker of a multi-worker job takes part in saving; only the chief's copy is kept.
+        self.is_chief = is_chief(strategy)
+        save_dir = config.output_dir if self.is_chief else os.path.join(
+            config.output_dir, f".worker-{strategy.cluster_resolver.task_id}")
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, config.output_dir, max_to_keep=config.keep_checkpoint_max,
+            self.checkpoint, save_dir, max_to_keep=config.keep_checkpoint_max if self.is_chief else 1,
             step_counter=self.optimizer.iterations, checkpoint_name="ckpt")
         self._restore_or_initialize()
-        self.train_writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train"))
-        self.eval_writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "eval"))
+        if self.is_chief:
+            self.train_writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train"))
+            self.eval_writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "eval"))
+        else:
+            self.train_writer = self.eval_writer = tf.summary.create_noop_writer()
 
     @property
     def step(self):
         return int(self.optimizer.iterations.numpy())
 
     def _restore_or_initialize(self):
-        if self.manager.latest_checkpoint:
-            status = self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        latest = tf.train.latest_checkpoint(self.config.output_dir)
+        if latest:
+            status = self.checkpoint.restore(latest).assert_existing_objects_matched()
             if self.train_iterator is None:
                 status.expect_partial()  # an eval-only job does not read the input position
-            logging.info("Resumed from %s at step %d.", self.manager.latest_checkpoint, self.step)
+            logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
             load_checkpoint(self.model, self.config.init_checkpoint, allow_missing_heads=True,
                             init_from_group0=self.config.init_from_group0)
@@ -249,7 +266,9 @@ class Pretraining:
         return totals / tf.cast(num_steps, tf.float32)
 
     def train(self):
+        """Trains to `num_train_steps`; returns the last eval results if evaluating, else None."""
         config = self.config
+        results = None
         start_step, start_time = self.step, time.time()
         while self.step < config.num_train_steps:
             to_checkpoint = config.save_checkpoints_steps - self.step % config.save_checkpoints_steps
@@ -259,13 +278,16 @@ class Pretraining:
             if not math.isfinite(mlm + sop):
                 raise FloatingPointError(
                     f"loss became {mlm + sop} before step {self.step}; stopped without saving. The last good "
-                    f"checkpoint is {self.manager.latest_checkpoint}. Lower --learning_rate or raise "
-                    "--num_warmup_steps, then rerun to resume from it.")
+                    f"checkpoint is {tf.train.latest_checkpoint(config.output_dir)}. Lower --learning_rate or "
+                    "raise --num_warmup_steps, then rerun to resume from it.")
             self._log_progress(num_steps, mlm, sop, time.time() - loop_start, start_step, start_time)
             if self.step % config.save_checkpoints_steps == 0 or self.step >= config.num_train_steps:
                 self.manager.save(checkpoint_number=self.step)
                 if config.do_eval:
-                    self.evaluate()
+                    results = self.evaluate()
+        if config.do_eval and results is None:
+            results = self.evaluate()  # resumed at the end: nothing was trained, evaluate anyway
+        return results
 
     def _log_progress(self, num_steps, mlm, sop, seconds, start_step, start_time):
         step = self.step
@@ -295,7 +317,9 @@ class Pretraining:
     def eval_loop(self, iterator, num_steps):
         def step():
             sums = self.strategy.run(self._replica_eval_step, args=(self._distribute(next(iterator), 0),))
-            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, sums, axis=None)
+            # One reduce per metric: MultiWorkerMirroredStrategy fails to reduce a dict at once.
+            return {key: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                    for key, value in sums.items()}
 
         totals = step()
         for _ in tf.range(num_steps - 1):
@@ -317,14 +341,16 @@ class Pretraining:
         # The original's "loss" averaged per-batch losses; the sum of the two loss metrics over
         # all evaluated examples is the same quantity without the dependence on batch splits.
         results.update(global_step=self.step, loss=results["masked_lm_loss"] + results["sentence_order_loss"])
+        logging.info("eval at step %d: %s", self.step,
+                     ", ".join(f"{k} = {v:.4f}" for k, v in results.items() if k != "global_step"))
+        if not self.is_chief:
+            return results
         write_eval_results(os.path.join(config.output_dir, "eval_results.txt"), results)
         with self.eval_writer.as_default(step=self.step):
             for key, value in results.items():
                 if key != "global_step":
                     tf.summary.scalar(key, value)
         self.eval_writer.flush()
-        logging.info("eval at step %d: %s", self.step,
-                     ", ".join(f"{k} = {v:.4f}" for k, v in results.items() if k != "global_step"))
         best_file = os.path.join(config.output_dir, "best_eval_results.txt")
         best = read_eval_results(best_file) if tf.io.gfile.exists(best_file) else None
         if best is None or results["masked_lm_accuracy"] > best["masked_lm_accuracy"]:
@@ -353,9 +379,11 @@ def read_eval_results(path):
 def run_pretraining(strategy, albert_config, config):
     """Trains and/or evaluates as `config` says; returns the last eval results (or None)."""
     job = Pretraining(strategy, albert_config, config)
+    results = None
     if config.do_train:
-        job.train()
+        results = job.train()
     if config.do_eval and not config.do_train:
-        return job.evaluate()
-    results_file = os.path.join(config.output_dir, "eval_results.txt")
-    return read_eval_results(results_file) if config.do_eval else None
+        results = job.evaluate()
+    if not job.is_chief:
+        tf.io.gfile.rmtree(job.manager.directory)
+    return results
