@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -61,8 +63,9 @@ def test_gradient_accumulation_matches_the_whole_batch(tmp_path, shards):
         np.testing.assert_allclose(a, b, atol=REPLICA_ATOL)
 
 
-@pytest.mark.parametrize("overrides", [{"jit_compile": True}, {"mixed_precision": "mixed_bfloat16"}],
-                         ids=["xla", "mixed_bfloat16"])
+@pytest.mark.parametrize("overrides", [{"jit_compile": True}, {"mixed_precision": "mixed_bfloat16"},
+                                       {"mixed_precision": "mixed_float16"}],
+                         ids=["xla", "mixed_bfloat16", "mixed_float16"])
 def test_training_variants_learn(tmp_path, shards, overrides):
     config = job(tmp_path, shards, num_train_steps=20, steps_per_loop=10, learning_rate=5e-3, **overrides)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -118,6 +121,17 @@ def test_diverging_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, shard
     assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith(f"ckpt-{last_good}")
 
 
+def test_training_starts_from_an_init_checkpoint(tmp_path, shards):
+    start = AlbertPretrainer(TINY)
+    native = save_native_checkpoint(start, str(tmp_path / "start" / "ckpt"))
+    config = job(tmp_path, shards, init_checkpoint=native, do_train=False, do_eval=True)
+
+    loaded = Pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config).model
+
+    for a, b in zip(loaded.get_weights(), start.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_init_checkpoint_of_another_shape_is_a_clear_error(tmp_path, shards):
     other = save_native_checkpoint(AlbertPretrainer(dataclasses.replace(TINY, hidden_size=32)),
                                    str(tmp_path / "other" / "ckpt"))
@@ -162,6 +176,15 @@ def model_and_optimizer_state(checkpoint_prefix):
     reader = tf.train.load_checkpoint(str(checkpoint_prefix))
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
             if name.startswith(("model/", "optimizer/"))}
+
+
+def test_script_splits_the_cpu_into_replicas(tmp_path, shards):
+    flagfile = write_flagfile(tmp_path, shards, "split")
+
+    result = run_script("pretrain.py", f"--flagfile={flagfile}", "--num_logical_cpus=2", "--num_train_steps=2",
+                        "--nodo_eval")
+
+    assert "MirroredStrategy with 2 replica(s)" in result.stderr and (tmp_path / "split" / "ckpt-2.index").exists()
 
 
 def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, shards):
@@ -220,3 +243,16 @@ def test_two_worker_processes_train_and_evaluate_together(tmp_path, shards):
     output = tmp_path / "workers"
     assert (output / "ckpt-4.index").exists() and "global_step = 4" in (output / "eval_results.txt").read_text()
     assert not list(output.glob(".worker-*")), "non-chief scratch checkpoints are cleaned up"
+
+
+@pytest.mark.parametrize("size", ["base", "large", "xlarge", "xxlarge"])
+def test_recipe_flagfiles_use_only_the_scripts_flags(size):
+    sys.path.insert(0, os.path.join(REPO_ROOT, "run"))
+    import pretrain  # noqa: F401  (defines the script's flags)
+    from absl import flags
+
+    lines = (Path(REPO_ROOT) / "run" / "flags" / f"albert_{size}.flags").read_text().splitlines()
+    settings = dict((line[2:].split("=", 1) + [""])[:2] for line in lines if line.startswith("--"))
+
+    assert [name for name in settings if name not in flags.FLAGS] == []
+    assert (Path(REPO_ROOT) / settings["albert_config_file"]).exists()
