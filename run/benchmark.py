@@ -1,6 +1,7 @@
 """Benchmarks, each a subcommand; every figure is a ratio against a peer measured in the same run.
 
     python run/benchmark.py model --config=run/configs/albert_base.json --batch=8 --seq=128 --peer=keras_hub
+    python run/benchmark.py train --flagfile=run/flags/quickstart.flags --peer=keras_hub --curve_steps=200
 
 `model` times a forward pass and a training step (forward + backward + optimizer update) of
 our `AlbertEncoder` and of keras-hub's `AlbertBackbone` built from the same config, for each
@@ -16,21 +17,30 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import dataclasses
+import tempfile
+
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
 import albert_tf
+import pretrain  # the pretraining flags, for `train`
+from albert_tf.data import pretraining_dataset
+from albert_tf.layers import MaskedLMHead, SentenceOrderHead
+from albert_tf.training.pretraining import Pretraining, expand_input_files
 
 flags.DEFINE_string("config", "run/configs/albert_base.json", "albert_config.json of the model to time.")
 flags.DEFINE_integer("batch", 8, "Sequences per step.")
 flags.DEFINE_integer("seq", 128, "Sequence length.")
 flags.DEFINE_enum("peer", "keras_hub", ["keras_hub", "none"], "Implementation to compare with.")
 flags.DEFINE_list("dtypes", ["float32", "mixed_bfloat16"], "Keras dtype policies to time.")
-flags.DEFINE_list("jit_compile", ["false", "true"], "XLA settings to time.")
+flags.DEFINE_list("xla", ["false", "true"], "XLA settings to time (jit_compile).")
 flags.DEFINE_integer("rounds", 3, "Rounds over all models; each round times every function.")
 flags.DEFINE_integer("calls", 3, "Timed calls per function and round, after one untimed call.")
+flags.DEFINE_integer("steps", 5, "train: optimizer steps per timed call.")
+flags.DEFINE_integer("curve_steps", 0, "train: also compare float32 and mixed_bfloat16 loss over this many steps.")
 FLAGS = flags.FLAGS
 
 
@@ -57,6 +67,26 @@ def keras_hub_backbone(config, dtype):
         return {"token_ids": ids, "padding_mask": mask, "segment_ids": types}
 
     return model, inputs
+
+
+class KerasHubPretrainer(keras.Model):
+    """keras-hub's AlbertBackbone under our MLM and SOP heads, to time the same pretraining step."""
+
+    def __init__(self, config, dtype=None):
+        super().__init__(dtype=dtype)
+        self.backbone, self.backbone_inputs = keras_hub_backbone(config, dtype)
+        self.masked_lm_head = MaskedLMHead(config.vocab_size, config.hidden_size, config.embedding_size,
+                                           config.hidden_act, config.initializer_range)
+        self.sentence_order_head = SentenceOrderHead(config.hidden_size, config.initializer_range)
+        self.masked_lm_head.build()
+        self.sentence_order_head.build()
+
+    def call(self, inputs, training=None):
+        outputs = self.backbone(self.backbone_inputs(inputs["input_word_ids"], inputs["input_mask"],
+                                                     inputs["input_type_ids"]), training=training)
+        return {"mlm_logits": self.masked_lm_head(outputs["sequence_output"], inputs["masked_lm_positions"],
+                                                  self.backbone.token_embedding.embeddings),
+                "sop_logits": self.sentence_order_head(outputs["pooled_output"])}
 
 
 def step_functions(model, jit_compile):
@@ -102,7 +132,7 @@ def benchmark_model():
           f"tf={tf.__version__} keras={keras.__version__}")
     print(f"{'dtype':<16}{'xla':<6}{'model':<11}{'forward seq/s':>15}{'train seq/s':>13}")
     for dtype in FLAGS.dtypes:
-        for jit in (value.lower() == "true" for value in FLAGS.jit_compile):
+        for jit in (value.lower() == "true" for value in FLAGS.xla):
             timed = {}
             for name, build in builders.items():
                 model, to_inputs = build(config, dtype)
@@ -122,8 +152,66 @@ def benchmark_model():
             sys.stdout.flush()
 
 
+def benchmark_train():
+    config = pretrain.pretraining_config()
+    albert_config = albert_tf.AlbertConfig.from_json_file(flags.FLAGS.albert_config_file)
+    strategy = tf.distribute.get_strategy()
+    files = expand_input_files(config.input_files, "input_file")
+    builders = {"albert_tf": albert_tf.AlbertPretrainer}
+    if FLAGS.peer == "keras_hub":
+        builders["keras_hub"] = KerasHubPretrainer
+    batch = config.train_batch_size
+
+    def job(model_fn, **overrides):
+        fields = {"output_dir": tempfile.mkdtemp(), "do_eval": False, "num_train_steps": 10**9, **overrides}
+        return Pretraining(strategy, albert_config, dataclasses.replace(config, **fields), model_fn)
+
+    print(f"flagfile config={flags.FLAGS.albert_config_file} batch={batch} seq={config.max_seq_length} "
+          f"predictions={config.max_predictions_per_seq} optimizer={config.optimizer} threads={os.cpu_count()}")
+    dataset = pretraining_dataset(files, batch, config.max_seq_length, config.max_predictions_per_seq, True,
+                                  seed=config.seed)
+    batches = 20
+    start = time.perf_counter()
+    for _ in dataset.take(batches):
+        pass
+    pipeline_rate = batches * batch / (time.perf_counter() - start)
+    print(f"input pipeline alone: {pipeline_rate:.0f} examples/s")
+
+    print(f"{'dtype':<16}{'xla':<6}{'model':<11}{'examples/s':>12}{'step ms':>10}{'pipeline headroom':>19}")
+    for dtype in FLAGS.dtypes:
+        for jit in (value.lower() == "true" for value in FLAGS.xla):
+            jobs = {name: job(build, mixed_precision=dtype, jit_compile=jit) for name, build in builders.items()}
+            times = {name: [] for name in jobs}
+            steps = tf.constant(FLAGS.steps)
+            for _ in range(FLAGS.rounds):
+                for name, pretraining in jobs.items():
+                    pretraining.train_loop(steps).numpy()
+                    times[name].extend(seconds_per_call(pretraining.train_loop, steps) for _ in range(FLAGS.calls))
+            rates = {}
+            for name, samples in times.items():
+                seconds = statistics.median(samples) / FLAGS.steps
+                rates[name] = batch / seconds
+                print(f"{dtype:<16}{'on' if jit else 'off':<6}{name:<11}{rates[name]:>12.1f}{seconds * 1000:>10.1f}"
+                      f"{pipeline_rate / rates[name]:>18.0f}x")
+            if "keras_hub" in rates:
+                print(f"{dtype:<16}{'on' if jit else 'off':<6}{'ratio':<11}{rates['albert_tf'] / rates['keras_hub']:>11.2f}x")
+            sys.stdout.flush()
+
+    if FLAGS.curve_steps:
+        every = max(1, FLAGS.curve_steps // 20)
+        curves = {}
+        for dtype in ("float32", "mixed_bfloat16"):
+            pretraining = job(albert_tf.AlbertPretrainer, mixed_precision=dtype, num_train_steps=FLAGS.curve_steps)
+            curves[dtype] = [float(tf.reduce_sum(pretraining.train_loop(tf.constant(every))))
+                             for _ in range(FLAGS.curve_steps // every)]
+        gaps = [abs(b - f) / f for f, b in zip(curves["float32"], curves["mixed_bfloat16"])]
+        print(f"loss every {every} steps, float32:        " + " ".join(f"{x:.4f}" for x in curves["float32"]))
+        print(f"loss every {every} steps, mixed_bfloat16: " + " ".join(f"{x:.4f}" for x in curves["mixed_bfloat16"]))
+        print(f"largest relative gap between the curves: {max(gaps):.2%} (final: {gaps[-1]:.2%})")
+
+
 def main(argv):
-    commands = {"model": benchmark_model}
+    commands = {"model": benchmark_model, "train": benchmark_train}
     if len(argv) != 2 or argv[1] not in commands:
         raise app.UsageError(f"usage: benchmark.py {{{'|'.join(commands)}}} [--flags]")
     commands[argv[1]]()

@@ -1,6 +1,6 @@
 """The entry points in run/ work as the README shows them."""
 
-from tests.conftest import run_script
+from tests.conftest import run_script, write_pretraining_records
 
 
 def test_forward_prints_every_output_of_the_tiny_model():
@@ -16,3 +16,18 @@ def test_model_benchmark_reports_every_dtype_and_xla_setting():
 
     rows = [line.split()[:3] for line in result.stdout.splitlines() if "albert_tf" in line.split()]
     assert rows == [[d, x, "albert_tf"] for d in ("float32", "mixed_bfloat16") for x in ("off", "on")]
+
+
+def test_train_benchmark_times_the_pretraining_step_and_compares_loss_curves(tmp_path):
+    shard = write_pretraining_records(tmp_path / "shard.tfrecord", 64, 16, 3, 8000)
+    flagfile = tmp_path / "bench.flags"
+    flagfile.write_text(f"--albert_config_file=run/configs/albert_tiny.json\n--input_file={shard}\n"
+                        f"--output_dir={tmp_path / 'out'}\n--max_seq_length=16\n--max_predictions_per_seq=3\n"
+                        "--train_batch_size=4\n")
+
+    result = run_script("benchmark.py", "train", f"--flagfile={flagfile}", "--peer=none", "--xla=false",
+                        "--rounds=1", "--calls=1", "--steps=1", "--curve_steps=4")
+
+    rows = [line.split()[:3] for line in result.stdout.splitlines() if "albert_tf" in line.split()]
+    assert rows == [["float32", "off", "albert_tf"], ["mixed_bfloat16", "off", "albert_tf"]]
+    assert "largest relative gap between the curves" in result.stdout

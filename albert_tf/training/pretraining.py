@@ -114,9 +114,14 @@ def has_exact_resume(strategy):
 
 
 class Pretraining:
-    """The state of one pretraining job: model, optimizer, data, checkpoints, summaries."""
+    """The state of one pretraining job: model, optimizer, data, checkpoints, summaries.
 
-    def __init__(self, strategy, albert_config, config):
+    `model_fn(albert_config, dtype)` builds the model (default `AlbertPretrainer`); any model
+    taking the pretrainer's input dict and returning `mlm_logits` and `sop_logits` trains here
+    (run/benchmark.py puts keras-hub's backbone under the same heads and step this way).
+    """
+
+    def __init__(self, strategy, albert_config, config, model_fn=AlbertPretrainer):
         self.strategy = strategy
         self.config = config
         self.num_replicas = strategy.num_replicas_in_sync
@@ -132,7 +137,7 @@ class Pretraining:
 
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
-            self.model = AlbertPretrainer(albert_config, dtype=config.mixed_precision)
+            self.model = model_fn(albert_config, dtype=config.mixed_precision)
             optimizer = create_optimizer(config.optimizer, config.learning_rate, config.num_train_steps,
                                          config.num_warmup_steps, config.start_warmup_step, config.poly_power)
             if config.mixed_precision == "mixed_float16":
