@@ -1,0 +1,3 @@
+"""Tokenization."""
+
+from albert_tf.text.tokenizer import FullTokenizer, preprocess_text

@@ -1,0 +1,70 @@
+"""`FullTokenizer`: SentencePiece with the original release's preprocessing."""
+
+import unicodedata
+
+import sentencepiece as spm
+import tensorflow as tf
+
+SPIECE_UNDERLINE = "▁"
+SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
+
+
+def preprocess_text(text, lower=False):
+    """Collapses whitespace, NFKD-normalizes, strips combining marks, optionally lowercases."""
+    text = " ".join(text.strip().split())
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return text.lower() if lower else text
+
+
+def encode_pieces(processor, text):
+    """SentencePiece pieces, with a piece like "3.0," split into "3.0" and ",".
+
+    This is the digit-comma rule as the original meant it; its Python 3 code compared str with
+    bytes, so the leading-"▁" handling never ran (original issue #249).
+    """
+    pieces = []
+    for piece in processor.encode(text, out_type=str):
+        if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+            head = processor.encode(piece[:-1].replace(SPIECE_UNDERLINE, ""), out_type=str)
+            if piece[0] != SPIECE_UNDERLINE and head and head[0].startswith(SPIECE_UNDERLINE):
+                head[0] = head[0][1:]
+                if not head[0]:
+                    head = head[1:]
+            pieces.extend(head + [","])
+        else:
+            pieces.append(piece)
+    return pieces
+
+
+class FullTokenizer:
+    """The original `tokenization.FullTokenizer` for SentencePiece models.
+
+    Unlike the original, `tokenize` applies the preprocessing itself (the original left
+    lowercasing and accent stripping to each caller, and `FullTokenizer.tokenize` on raw text did
+    neither), so one call gives the ids the models were trained on.
+    """
+
+    def __init__(self, spm_model_file, do_lower_case=True):
+        if not tf.io.gfile.exists(spm_model_file):
+            raise FileNotFoundError(f"SentencePiece model not found: {spm_model_file}")
+        with tf.io.gfile.GFile(spm_model_file, "rb") as f:
+            self.processor = spm.SentencePieceProcessor(model_proto=f.read())
+        self.spm_model_file = spm_model_file
+        self.do_lower_case = do_lower_case
+        missing = [t for t in SPECIAL_TOKENS if self.processor.piece_to_id(t) == self.processor.unk_id()]
+        if missing:
+            raise ValueError(f"{spm_model_file} has no {missing} pieces; an ALBERT model needs [CLS], [SEP] "
+                             "and [MASK] (train it with run/train_tokenizer.py)")
+
+    @property
+    def vocab_size(self):
+        return self.processor.get_piece_size()
+
+    def tokenize(self, text):
+        return encode_pieces(self.processor, preprocess_text(text, lower=self.do_lower_case))
+
+    def convert_tokens_to_ids(self, tokens):
+        return [self.processor.piece_to_id(token) for token in tokens]
+
+    def convert_ids_to_tokens(self, ids):
+        return [self.processor.id_to_piece(int(i)) for i in ids]

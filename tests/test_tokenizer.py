@@ -1,0 +1,57 @@
+import pytest
+import sentencepiece as spm
+
+from albert_tf.text import FullTokenizer, preprocess_text
+from albert_tf.text.tokenizer import encode_pieces
+
+SAMPLE_MODEL = "tfrecords/sample/botchan.model"
+
+
+def test_preprocessing_collapses_space_strips_accents_and_lowercases():
+    assert preprocess_text("  Café\t déjà\n VU ", lower=True) == "cafe deja vu"
+
+
+def test_accents_are_stripped_even_without_lowercasing():
+    assert preprocess_text("Ångström", lower=False) == "Angstrom"
+
+
+def test_special_tokens_have_the_albert_ids():
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+
+    assert tokenizer.convert_tokens_to_ids(["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]) == [0, 1, 2, 3, 4]
+
+
+def test_tokenize_lowercases_and_round_trips_through_ids():
+    tokenizer = FullTokenizer(SAMPLE_MODEL, do_lower_case=True)
+
+    tokens = tokenizer.tokenize("The Headmaster was ANGRY.")
+
+    assert "".join(tokens).replace("▁", " ").strip() == "the headmaster was angry."
+    assert tokenizer.convert_ids_to_tokens(tokenizer.convert_tokens_to_ids(tokens)) == tokens
+
+
+class MergingProcessor:
+    """A SentencePiece stand-in whose vocabulary merges "3.0," into one piece, as large ones do."""
+
+    PIECES = {"price 3.0,": ["▁price", "▁3.0,"], "3.0": ["▁3", ".0"], "x3.0,": ["▁x", "3.0,"]}
+
+    def encode(self, text, out_type):
+        return list(self.PIECES[text])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("price 3.0,", ["▁price", "▁3", ".0", ","]),  # a word-initial piece keeps its "▁"
+    ("x3.0,", ["▁x", "3", ".0", ","]),            # a word-internal one does not gain one
+])
+def test_a_number_followed_by_a_comma_gives_the_comma_its_own_piece(text, expected):
+    assert encode_pieces(MergingProcessor(), text) == expected
+
+
+def test_model_without_albert_symbols_is_refused(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(f"sentence number {i} of a tiny corpus" for i in range(200)))
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(tmp_path / "plain"), vocab_size=40,
+                                   minloglevel=2)
+
+    with pytest.raises(ValueError, match=r"plain\.model has no \['\[CLS\]', '\[SEP\]', '\[MASK\]'\] pieces"):
+        FullTokenizer(str(tmp_path / "plain.model"))
