@@ -256,3 +256,18 @@ def test_recipe_flagfiles_use_only_the_scripts_flags(size):
 
     assert [name for name in settings if name not in flags.FLAGS] == []
     assert (Path(REPO_ROOT) / settings["albert_config_file"]).exists()
+
+
+def test_quickstart_flagfile_pretrains_on_the_sample_shards(tmp_path):
+    result = run_script("pretrain.py", "--flagfile=run/flags/quickstart.flags", f"--output_dir={tmp_path}",
+                        "--num_train_steps=4", "--iterations_per_loop=2", "--save_checkpoints_steps=4",
+                        "--max_eval_steps=2")
+
+    assert "global_step = 4" in result.stdout and (tmp_path / "model.ckpt-best.index").exists()
+
+
+def test_shards_from_another_vocabulary_name_the_file(tmp_path):
+    wide = write_pretraining_records(tmp_path / "wide.tfrecord", 4, SEQ, PREDICTIONS, 5000)
+
+    with pytest.raises(ValueError, match=r"wide\.tfrecord: token id \d+ does not fit vocab_size=64"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, [wide]))

@@ -7,7 +7,7 @@ def test_forward_prints_every_output_of_the_tiny_model():
     result = run_script("forward.py", "--albert_config_file=run/configs/albert_tiny.json", "--batch_size=2",
                         "--seq_length=16", "--max_predictions_per_seq=3")
 
-    assert "mlm_logits       (2, 3, 8000)" in result.stdout and "encoder_outputs  4 x (2, 16, 64)" in result.stdout
+    assert "mlm_logits       (2, 3, 4000)" in result.stdout and "encoder_outputs  4 x (2, 16, 64)" in result.stdout
 
 
 def test_model_benchmark_reports_every_dtype_and_xla_setting():
@@ -19,7 +19,7 @@ def test_model_benchmark_reports_every_dtype_and_xla_setting():
 
 
 def test_train_benchmark_times_the_pretraining_step_and_compares_loss_curves(tmp_path):
-    shard = write_pretraining_records(tmp_path / "shard.tfrecord", 64, 16, 3, 8000)
+    shard = write_pretraining_records(tmp_path / "shard.tfrecord", 64, 16, 3, 4000)
     flagfile = tmp_path / "bench.flags"
     flagfile.write_text(f"--albert_config_file=run/configs/albert_tiny.json\n--input_file={shard}\n"
                         f"--output_dir={tmp_path / 'out'}\n--max_seq_length=16\n--max_predictions_per_seq=3\n"

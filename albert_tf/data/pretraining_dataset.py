@@ -25,11 +25,13 @@ def feature_lengths(max_seq_length, max_predictions_per_seq):
     return {name: units[unit] for name, (_, unit, _) in RECORD_FEATURES.items()}
 
 
-def check_records(files, max_seq_length, max_predictions_per_seq):
-    """Reads the first record of the first files and checks every feature's length and type.
+def check_records(files, max_seq_length, max_predictions_per_seq, vocab_size=None):
+    """Reads the first record of the first files and checks every feature's length and type,
+    and that token ids fit `vocab_size`.
 
-    Catches shards made with other --max_seq_length / --max_predictions_per_seq flags before
-    training starts, with the file named, instead of a parse error deep inside tf.data.
+    Catches shards made with other --max_seq_length / --max_predictions_per_seq flags or another
+    SentencePiece model before training starts, with the file named, instead of an error deep
+    inside tf.data or the embedding lookup.
     """
     expected = feature_lengths(max_seq_length, max_predictions_per_seq)
     for path in files[:CHECKED_FILES]:
@@ -46,6 +48,10 @@ def check_records(files, max_seq_length, max_predictions_per_seq):
                 raise ValueError(
                     f"{path}: feature '{name}' has length {len(values)}, but max_seq_length={max_seq_length} and "
                     f"max_predictions_per_seq={max_predictions_per_seq} expect {expected[name]}")
+        largest = max(example.features.feature["input_ids"].int64_list.value)
+        if vocab_size is not None and largest >= vocab_size:
+            raise ValueError(f"{path}: token id {largest} does not fit vocab_size={vocab_size} of the ALBERT config; "
+                             "were these shards made with another SentencePiece model?")
 
 
 def parse_record(serialized, max_seq_length, max_predictions_per_seq):
@@ -62,7 +68,7 @@ def parse_record(serialized, max_seq_length, max_predictions_per_seq):
 
 
 def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_seq, is_training,
-                        input_context=None, seed=None):
+                        input_context=None, seed=None, vocab_size=None):
     """Batches of model inputs from pretraining shards.
 
     Args:
@@ -72,10 +78,11 @@ def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_s
             in order, repeated, so evaluation sees the same examples every time.
         input_context: a `tf.distribute.InputContext`; each pipeline then reads its own files.
         seed: shuffle seed.
+        vocab_size: if given, the first records' token ids are checked against it.
     Batches have static shapes (`drop_remainder`), as TPUs need.
     """
     files = list(files)
-    check_records(files, max_seq_length, max_predictions_per_seq)
+    check_records(files, max_seq_length, max_predictions_per_seq, vocab_size)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if input_context and input_context.num_input_pipelines > 1:
         if len(files) < input_context.num_input_pipelines:

@@ -123,6 +123,7 @@ class Pretraining:
 
     def __init__(self, strategy, albert_config, config, model_fn=AlbertPretrainer):
         self.strategy = strategy
+        self.albert_config = albert_config
         self.config = config
         self.num_replicas = strategy.num_replicas_in_sync
         validate(config, self.num_replicas)
@@ -188,7 +189,7 @@ class Pretraining:
         dataset = pretraining_dataset(
             files, batch_size=global_batch_size // accumulation, max_seq_length=self.config.max_seq_length,
             max_predictions_per_seq=self.config.max_predictions_per_seq, is_training=is_training,
-            input_context=input_context, seed=seed)
+            input_context=input_context, seed=seed, vocab_size=self.albert_config.vocab_size)
         # With accumulation, one step's micro-batches form a leading axis.
         return dataset.batch(accumulation, drop_remainder=True) if accumulation > 1 else dataset
 

@@ -1,0 +1,192 @@
+"""Raw text → pretraining TFRecord shards in the original record schema, on all cores.
+
+Documents are streamed (one sentence per line, a blank line between documents), in groups of
+`DOCUMENT_GROUP`, to a pool of worker processes; results come back in input order and are written
+round-robin to the output files. Memory holds a few groups, whatever the corpus size and
+`dupe_factor` (the original held corpus × dupe_factor instances in RAM, original issue #204).
+Output bytes depend on the flags and the seed only, not on the number of workers.
+"""
+
+import collections
+import dataclasses
+import json
+import multiprocessing
+import os
+import time
+
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.data.pretraining_instances import DOCUMENT_GROUP, InstanceConfig, document_rng, instances_from_document
+from albert_tf.text.tokenizer import FullTokenizer
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingDataConfig:
+    input_files: tuple
+    output_files: tuple
+    spm_model_file: str
+    do_lower_case: bool = True
+    dupe_factor: int = 40
+    random_seed: int = 12345
+    num_workers: int = 1
+    instance: InstanceConfig = InstanceConfig()
+
+
+def read_documents(files):
+    """Yields documents (lists of non-empty lines) from UTF-8 files; a blank line ends one."""
+    for path in files:
+        document = []
+        with tf.io.gfile.GFile(path, "rb") as f:
+            for line_number, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8").strip()
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"{path}:{line_number}: not UTF-8 ({e.reason} at byte {e.start}); "
+                                     "convert the file to UTF-8") from None
+                if line:
+                    document.append(line)
+                elif document:
+                    yield document
+                    document = []
+        if document:
+            yield document
+
+
+def _groups(files):
+    group = []
+    for document in read_documents(files):
+        group.append(document)
+        if len(group) == DOCUMENT_GROUP:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+_worker = {}
+
+
+def _start_worker(spm_model_file, do_lower_case, instance_config):
+    tokenizer = FullTokenizer(spm_model_file, do_lower_case)
+    _worker.update(tokenizer=tokenizer, config=instance_config,
+                   vocab_words=tokenizer.convert_ids_to_tokens(range(tokenizer.vocab_size)))
+
+
+def _process_group(task):
+    """(seed, dupe, first document index, documents) → (serialized records, statistics)."""
+    seed, dupe, first_index, documents = task
+    tokenizer, config = _worker["tokenizer"], _worker["config"]
+    tokenized = [[tokens for tokens in map(tokenizer.tokenize, document) if tokens] for document in documents]
+    records, stats = [], collections.Counter()
+    for offset, document in enumerate(tokenized):
+        others = [d for i, d in enumerate(tokenized) if i != offset and d]
+        rng = document_rng(seed, dupe, first_index + offset)
+        for instance in instances_from_document(document, config, _worker["vocab_words"], rng, others):
+            records.append(_serialize(instance, tokenizer, config))
+            stats["instances"] += 1
+            stats["tokens"] += len(instance.tokens)
+            stats["masked"] += len(instance.masked_lm_positions)
+            stats["label_1"] += int(instance.is_random_next)
+            for n in instance.ngram_lengths:
+                stats[f"ngram_{n}"] += 1
+    stats["documents"] = len(documents)
+    return records, stats
+
+
+def _serialize(instance, tokenizer, config):
+    def ints(values, length):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values) + [0] * (length - len(values))))
+
+    seq, predictions = config.max_seq_length, config.max_predictions_per_seq
+    features = {
+        "input_ids": ints(tokenizer.convert_tokens_to_ids(instance.tokens), seq),
+        "input_mask": ints([1] * len(instance.tokens), seq),
+        "segment_ids": ints(instance.segment_ids, seq),
+        "token_boundary": ints(instance.token_boundary, seq),
+        "masked_lm_positions": ints(instance.masked_lm_positions, predictions),
+        "masked_lm_ids": ints(tokenizer.convert_tokens_to_ids(instance.masked_lm_labels), predictions),
+        "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(
+            value=[1.0] * len(instance.masked_lm_positions) + [0.0] * (predictions - len(instance.masked_lm_positions)))),
+        "next_sentence_labels": ints([int(instance.is_random_next)], 1),
+    }
+    # Deterministic: a protobuf map (the features) otherwise serializes in per-process hash order.
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
+
+
+def check_config(config):
+    """Clear errors before any work; names the original flags."""
+    instance = config.instance
+    FullTokenizer(config.spm_model_file, config.do_lower_case)
+    if instance.max_seq_length < 5:
+        raise ValueError(f"--max_seq_length={instance.max_seq_length} leaves no room for two segments")
+    if not 0 < instance.masked_lm_prob < 1:
+        raise ValueError(f"--masked_lm_prob={instance.masked_lm_prob} must be in (0, 1)")
+    if instance.max_predictions_per_seq < 1 or instance.ngram < 1 or config.dupe_factor < 1:
+        raise ValueError("--max_predictions_per_seq, --ngram and --dupe_factor must be >= 1")
+    wanted = round(instance.max_seq_length * instance.masked_lm_prob)
+    if instance.max_predictions_per_seq < wanted:
+        logging.warning(
+            "--max_predictions_per_seq=%d caps masking below --masked_lm_prob=%g of a full sequence (%d tokens): "
+            "full-length sequences get %.1f%% masked, as in the original release's recipe (512, 20).",
+            instance.max_predictions_per_seq, instance.masked_lm_prob, wanted,
+            100 * instance.max_predictions_per_seq / instance.max_seq_length)
+
+
+def write_pretraining_data(config):
+    """Writes the shards; returns the statistics (also written as JSON next to the shards)."""
+    check_config(config)
+    total_documents = sum(1 for _ in read_documents(config.input_files))
+    if not total_documents:
+        raise ValueError(f"no documents in {list(config.input_files)}: the files are empty")
+    writers = [tf.io.TFRecordWriter(path) for path in config.output_files]
+    stats, written, start = collections.Counter(), 0, time.time()
+
+    def tasks():
+        for dupe in range(config.dupe_factor):
+            first = 0
+            for group in _groups(config.input_files):
+                yield config.random_seed, dupe, first, group
+                first += len(group)
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(config.num_workers, _start_worker,
+                      (config.spm_model_file, config.do_lower_case, config.instance)) as pool:
+        last_log = start
+        for records, group_stats in pool.imap(_process_group, tasks()):
+            for record in records:
+                writers[written % len(writers)].write(record)
+                written += 1
+            stats.update(group_stats)
+            now = time.time()
+            if now - last_log > 10:
+                last_log = now
+                done = stats["documents"] / (total_documents * config.dupe_factor)
+                logging.info("%d/%d documents, %d instances, %.0f instances/s, ETA %.0fs",
+                             stats["documents"], total_documents * config.dupe_factor, written,
+                             written / (now - start), (now - start) * (1 - done) / max(done, 1e-9))
+    for writer in writers:
+        writer.close()
+    if not written:
+        raise ValueError(f"no instances from {list(config.input_files)}: every document is too short")
+    summary = summarize(stats, config)
+    stats_path = os.path.join(os.path.dirname(config.output_files[0]) or ".", "pretraining_data_stats.json")
+    with tf.io.gfile.GFile(stats_path, "w") as f:
+        f.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    # Timing stays out of the JSON, so rebuilding the shards rewrites identical files.
+    return {**summary, "instances_per_second": written / (time.time() - start)}
+
+
+def summarize(stats, config):
+    instances = stats["instances"]
+    spans = {n: stats[f"ngram_{n}"] for n in range(1, config.instance.ngram + 1)}
+    return {
+        "instances": instances,
+        "documents_per_pass": stats["documents"] // config.dupe_factor,
+        "tokens": stats["tokens"],
+        "mean_length": stats["tokens"] / instances,
+        "masked_fraction": stats["masked"] / stats["tokens"],
+        "sentence_order_swapped_fraction": stats["label_1"] / instances,
+        "ngram_span_counts": {str(n): count for n, count in spans.items()},
+        "output_files": list(config.output_files),
+    }
