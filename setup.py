@@ -19,7 +19,9 @@ setuptools.setup(
         "keras>=3.15,<4",
         # tf.summary needs it to write scalars; TensorFlow 2.21 no longer installs it.
         "tensorboard==2.21.*",
-        "sentencepiece>=0.2,<0.3",
+        # The SentencePiece inside tensorflow-text 2.21 breaks ties between equal-score
+        # segmentations as 0.2.1 does (0.2.3 differs), so the Python and in-graph tokenizers agree.
+        "sentencepiece==0.2.1",
         "absl-py>=2.1",
         "numpy>=1.26",
     ],

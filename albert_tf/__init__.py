@@ -5,4 +5,4 @@ from albert_tf.models import AlbertEncoder, AlbertPretrainer
 from albert_tf.checkpoint import (CheckpointMismatchError, load_checkpoint, load_original_checkpoint,
                                   save_original_checkpoint)
 from albert_tf.data import pretraining_dataset
-from albert_tf.text import FullTokenizer
+from albert_tf.text import FullTokenizer, InGraphTokenizer

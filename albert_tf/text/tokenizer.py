@@ -19,12 +19,15 @@ def preprocess_text(text, lower=False):
 def encode_pieces(processor, text):
     """SentencePiece pieces, with a piece like "3.0," split into "3.0" and ",".
 
+    A digit is a character of category Nd (the original used `str.isdigit`, which also takes
+    e.g. superscripts; SentencePiece's NFKC turns those into Nd digits before this runs).
+
     This is the digit-comma rule as the original meant it; its Python 3 code compared str with
     bytes, so the leading-"▁" handling never ran (original issue #249).
     """
     pieces = []
     for piece in processor.encode(text, out_type=str):
-        if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+        if len(piece) > 1 and piece[-1] == "," and unicodedata.category(piece[-2]) == "Nd":
             head = processor.encode(piece[:-1].replace(SPIECE_UNDERLINE, ""), out_type=str)
             if piece[0] != SPIECE_UNDERLINE and head and head[0].startswith(SPIECE_UNDERLINE):
                 head[0] = head[0][1:]
