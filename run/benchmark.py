@@ -2,6 +2,7 @@
 
     python run/benchmark.py model --config=run/configs/albert_base.json --batch=8 --seq=128 --peer=keras_hub
     python run/benchmark.py train --flagfile=run/flags/quickstart.flags --peer=keras_hub --curve_steps=200
+    python run/benchmark.py data
 
 `model` times a forward pass and a training step (forward + backward + optimizer update) of
 our `AlbertEncoder` and of keras-hub's `AlbertBackbone` built from the same config, for each
@@ -28,6 +29,8 @@ from absl import app, flags
 import albert_tf
 import pretrain  # the pretraining flags, for `train`
 from albert_tf.data import pretraining_dataset
+from albert_tf.data.pretraining_instances import InstanceConfig
+from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
 from albert_tf.layers import MaskedLMHead, SentenceOrderHead
 from albert_tf.training.pretraining import Pretraining, expand_input_files
 
@@ -41,6 +44,11 @@ flags.DEFINE_integer("rounds", 3, "Rounds over all models; each round times ever
 flags.DEFINE_integer("calls", 3, "Timed calls per function and round, after one untimed call.")
 flags.DEFINE_integer("steps", 5, "train: optimizer steps per timed call.")
 flags.DEFINE_integer("curve_steps", 0, "train: also compare float32 and mixed_bfloat16 loss over this many steps.")
+flags.DEFINE_string("corpus", "tfrecords/sample/botchan_corpus.txt", "data: text to turn into records.")
+flags.DEFINE_string("spm_model", "tfrecords/sample/botchan.model", "data: SentencePiece model.")
+flags.DEFINE_integer("data_seq", 512, "data: max_seq_length of the records and of the pipeline's batches.")
+flags.DEFINE_integer("data_batch", 64, "data: pipeline batch size.")
+flags.DEFINE_integer("data_dupe_factor", 5, "data: passes over the corpus.")
 FLAGS = flags.FLAGS
 
 
@@ -210,8 +218,33 @@ def benchmark_train():
         print(f"largest relative gap between the curves: {max(gaps):.2%} (final: {gaps[-1]:.2%})")
 
 
+def benchmark_data():
+    workdir = tempfile.mkdtemp()
+    print(f"corpus={FLAGS.corpus} seq={FLAGS.data_seq} dupe_factor={FLAGS.data_dupe_factor} cores={os.cpu_count()}")
+    rates = {}
+    for workers in sorted({1, os.cpu_count()}):
+        outputs = tuple(os.path.join(workdir, f"w{workers}-{i}.tfrecord") for i in range(4))
+        summary = write_pretraining_data(PretrainingDataConfig(
+            input_files=(FLAGS.corpus,), output_files=outputs, spm_model_file=FLAGS.spm_model,
+            dupe_factor=FLAGS.data_dupe_factor, num_workers=workers,
+            instance=InstanceConfig(max_seq_length=FLAGS.data_seq, max_predictions_per_seq=20)))
+        rates[workers] = summary["instances_per_second"]
+        print(f"create_pretraining_data, {workers} worker(s): {rates[workers]:.0f} instances/s "
+              f"({summary['instances']} instances)")
+    print(f"{os.cpu_count()} workers vs 1: {rates[os.cpu_count()] / rates[1]:.2f}x")
+    dataset = pretraining_dataset(list(outputs), FLAGS.data_batch, FLAGS.data_seq, 20, True, seed=0)
+    batches = 50
+    for _ in dataset.take(5):
+        pass
+    start = time.perf_counter()
+    for _ in dataset.take(batches):
+        pass
+    print(f"input pipeline, batch {FLAGS.data_batch} x seq {FLAGS.data_seq}: "
+          f"{batches * FLAGS.data_batch / (time.perf_counter() - start):.0f} examples/s")
+
+
 def main(argv):
-    commands = {"model": benchmark_model, "train": benchmark_train}
+    commands = {"model": benchmark_model, "train": benchmark_train, "data": benchmark_data}
     if len(argv) != 2 or argv[1] not in commands:
         raise app.UsageError(f"usage: benchmark.py {{{'|'.join(commands)}}} [--flags]")
     commands[argv[1]]()

@@ -31,3 +31,9 @@ def test_train_benchmark_times_the_pretraining_step_and_compares_loss_curves(tmp
     rows = [line.split()[:3] for line in result.stdout.splitlines() if "albert_tf" in line.split()]
     assert rows == [["float32", "off", "albert_tf"], ["mixed_bfloat16", "off", "albert_tf"]]
     assert "largest relative gap between the curves" in result.stdout
+
+
+def test_data_benchmark_reports_writer_and_pipeline_throughput():
+    result = run_script("benchmark.py", "data", "--data_seq=64", "--data_dupe_factor=1", "--data_batch=8")
+
+    assert "create_pretraining_data, 1 worker(s):" in result.stdout and "input pipeline, batch 8 x seq 64" in result.stdout
