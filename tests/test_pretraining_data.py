@@ -116,3 +116,21 @@ def test_script_rebuilds_the_committed_sample_shards_byte_for_byte(tmp_path):
     for i in range(4):
         name = f"pretraining.tfrecord-{i:05d}-of-00004"
         assert (tmp_path / name).read_bytes() == open(f"tfrecords/sample/{name}", "rb").read()
+
+
+def test_input_glob_matching_nothing_names_the_flag(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "run/create_pretraining_data.py", f"--input_file={tmp_path}/none-*.txt",
+                             f"--output_file={tmp_path}/out.tfrecord", f"--spm_model_file={SAMPLE_MODEL}"],
+                            capture_output=True, text=True, env={"PYTHONPATH": ".", "PATH": ""})
+
+    assert result.returncode != 0 and "--input_file=" in result.stderr and "matches no file" in result.stderr
+
+
+def test_too_few_predictions_for_masked_lm_prob_is_reported(tmp_path, caplog):
+    summary, _ = write(tmp_path, "out", masked_lm_prob=0.5)
+
+    assert "caps masking below --masked_lm_prob=0.5" in caplog.text
+    assert summary["masked_fraction"] <= 10 / summary["mean_length"] < 0.5

@@ -7,10 +7,10 @@ The forward pass, top to bottom: factorized embedding (width E) → one E→H pr
 import keras
 from keras import ops
 
-from albert_tf.config import AlbertConfig
 from albert_tf.layers.embedding import AlbertEmbedding
 from albert_tf.layers.token_dense import dense_on_tokens
 from albert_tf.layers.transformer_block import SharedTransformerBlock
+from albert_tf.models.configured_model import ConfiguredModel
 
 
 def shared_block_name(group, inner_group):
@@ -18,7 +18,7 @@ def shared_block_name(group, inner_group):
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-class AlbertEncoder(keras.Model):
+class AlbertEncoder(ConfiguredModel):
     """The ALBERT encoder, numerically the original `modeling.AlbertModel`.
 
     Args:
@@ -35,8 +35,7 @@ class AlbertEncoder(keras.Model):
     """
 
     def __init__(self, config, dtype=None, name="albert_encoder", **kwargs):
-        super().__init__(dtype=dtype, name=name, **kwargs)
-        self.config = config
+        super().__init__(config, dtype=dtype, name=name, **kwargs)
         init = keras.initializers.TruncatedNormal(stddev=config.initializer_range)
         self.embeddings = AlbertEmbedding(
             config.vocab_size, config.embedding_size, config.max_position_embeddings, config.type_vocab_size,
@@ -72,7 +71,7 @@ class AlbertEncoder(keras.Model):
         self.pooler.build((None, self.config.hidden_size))
 
     def call(self, inputs, training=None):
-        word_ids = _required(inputs, "input_word_ids", type(self).__name__)
+        word_ids = self.required_input(inputs, "input_word_ids")
         input_mask = inputs.get("input_mask")
         if input_mask is None:
             input_mask = ops.ones_like(word_ids)
@@ -94,20 +93,3 @@ class AlbertEncoder(keras.Model):
         pooled_output = self.pooler(x[:, 0])
         return {"sequence_output": x, "pooled_output": pooled_output, "encoder_outputs": encoder_outputs}
 
-    def get_config(self):
-        return {"config": self.config.to_dict(), "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-                "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        dtype = config.pop("dtype", None)
-        return cls(AlbertConfig.from_dict(config.pop("config")),
-                   dtype=keras.dtype_policies.deserialize(dtype) if dtype else None, **config)
-
-
-def _required(inputs, key, model_name):
-    if not isinstance(inputs, dict) or key not in inputs:
-        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
-        raise ValueError(f"{model_name} expects a dict of tensors with key '{key}'; got {got}")
-    return inputs[key]

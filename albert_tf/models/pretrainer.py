@@ -2,14 +2,14 @@
 
 import keras
 
-from albert_tf.config import AlbertConfig
 from albert_tf.layers.masked_lm_head import MaskedLMHead
 from albert_tf.layers.sentence_order_head import SentenceOrderHead
-from albert_tf.models.encoder import AlbertEncoder, _required
+from albert_tf.models.configured_model import ConfiguredModel
+from albert_tf.models.encoder import AlbertEncoder
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-class AlbertPretrainer(keras.Model):
+class AlbertPretrainer(ConfiguredModel):
     """ALBERT's pretraining model: MLM (decoder tied to the word embeddings) + SOP.
 
     Call with the encoder's input dict plus `masked_lm_positions` int [B, P]. Returns a dict:
@@ -19,8 +19,7 @@ class AlbertPretrainer(keras.Model):
     """
 
     def __init__(self, config, dtype=None, name="albert_pretrainer", **kwargs):
-        super().__init__(dtype=dtype, name=name, **kwargs)
-        self.config = config
+        super().__init__(config, dtype=dtype, name=name, **kwargs)
         self.encoder = AlbertEncoder(config, dtype=dtype)
         self.masked_lm_head = MaskedLMHead(
             config.vocab_size, config.hidden_size, config.embedding_size, config.hidden_act,
@@ -34,21 +33,10 @@ class AlbertPretrainer(keras.Model):
         self.sentence_order_head.build()
 
     def call(self, inputs, training=None):
-        masked_positions = _required(inputs, "masked_lm_positions", type(self).__name__)
+        masked_positions = self.required_input(inputs, "masked_lm_positions")
         encoded = self.encoder(inputs, training=training)
         return {
             "mlm_logits": self.masked_lm_head(
                 encoded["sequence_output"], masked_positions, self.encoder.embeddings.word_embeddings),
             "sop_logits": self.sentence_order_head(encoded["pooled_output"]),
         }
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-                "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        dtype = config.pop("dtype", None)
-        return cls(AlbertConfig.from_dict(config.pop("config")),
-                   dtype=keras.dtype_policies.deserialize(dtype) if dtype else None, **config)

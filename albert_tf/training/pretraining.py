@@ -147,9 +147,9 @@ class Pretraining:
             self.optimizer = optimizer
 
         self.exact_resume = has_exact_resume(strategy)
-        self.train_iterator = self._train_iterator() if config.do_train else None
+        self.train_iterator = self._train_iterator() if config.do_train and self.exact_resume else None
         tracked = {"model": self.model, "optimizer": self.optimizer}
-        if self.exact_resume and self.train_iterator is not None:
+        if self.train_iterator is not None:
             tracked["train_iterator"] = self.train_iterator
         self.checkpoint = tf.train.Checkpoint(**tracked)
         # Every worker of a multi-worker job takes part in saving; only the chief's copy is kept.
@@ -160,6 +160,8 @@ class Pretraining:
             self.checkpoint, save_dir, max_to_keep=config.keep_checkpoint_max if self.is_chief else 1,
             step_counter=self.optimizer.iterations, checkpoint_name="ckpt")
         self._restore_or_initialize()
+        if config.do_train and not self.exact_resume:
+            self.train_iterator = self._train_iterator()  # after the restore, to reseed with the step
         if self.is_chief:
             self.train_writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train"))
             self.eval_writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "eval"))
@@ -173,9 +175,9 @@ class Pretraining:
     def _restore_or_initialize(self):
         latest = tf.train.latest_checkpoint(self.config.output_dir)
         if latest:
-            status = self.checkpoint.restore(latest).assert_existing_objects_matched()
-            if self.train_iterator is None:
-                status.expect_partial()  # an eval-only job does not read the input position
+            # Everything this job tracks must be restored; what it does not track (the input
+            # position, in an eval-only job) may stay unread.
+            self.checkpoint.restore(latest).assert_existing_objects_matched().expect_partial()
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
             load_checkpoint(self.model, self.config.init_checkpoint, allow_missing_heads=True,
