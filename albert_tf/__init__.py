@@ -1,7 +1,8 @@
 """albert_tf: ALBERT (Lan et al. 2019) for TensorFlow 2 and Keras 3."""
 
 from albert_tf.config import AlbertConfig
-from albert_tf.models import AlbertEncoder, AlbertPretrainer
+from albert_tf.models import (AlbertClassifier, AlbertEncoder, AlbertMultipleChoice, AlbertPretrainer,
+                              AlbertQuestionAnswerer)
 from albert_tf.checkpoint import (CheckpointMismatchError, load_checkpoint, load_original_checkpoint,
                                   save_original_checkpoint)
 from albert_tf.data import pretraining_dataset

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+
+from albert_tf import (AlbertClassifier, AlbertMultipleChoice, AlbertPretrainer, AlbertQuestionAnswerer,
+                       load_checkpoint)
+from albert_tf.checkpoint.native import save_native_checkpoint
+from tests.harness import check_keras_save_load, outputs_close
+
+# float32 Keras vs float64 NumPy on a tiny model.
+HEAD_ATOL = 1e-5
+
+
+def encoder_inputs(batch):
+    return {k: batch[k] for k in ("input_word_ids", "input_mask", "input_type_ids")}
+
+
+def dense(layer, x):
+    kernel, *bias = (np.asarray(w, np.float64) for w in layer.get_weights())
+    return x @ kernel + (bias[0] if bias else 0.0)
+
+
+def layer_norm(layer, x):
+    gamma, beta = (np.asarray(w, np.float64) for w in layer.get_weights())
+    mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-12) * gamma + beta
+
+
+def log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def p_mask_for(batch):
+    p_mask = 1 - np.asarray(batch["input_mask"])
+    p_mask[:, 1:3] = 1  # a two-token "question"
+    return p_mask.astype(np.int32)
+
+
+def test_classifier_logits_are_a_dense_layer_on_the_pooled_output(grouped_config, padded_batch):
+    model = AlbertClassifier(grouped_config, num_labels=3)
+
+    logits = model(encoder_inputs(padded_batch))["logits"]
+
+    pooled = np.asarray(model.encoder(encoder_inputs(padded_batch))["pooled_output"], np.float64)
+    np.testing.assert_allclose(logits, dense(model.classifier, pooled), atol=HEAD_ATOL)
+
+
+def test_multiple_choice_scores_each_choice_as_its_own_sequence(grouped_config, padded_batch):
+    model = AlbertMultipleChoice(grouped_config, num_choices=3)
+    choices = {k: v[None] for k, v in encoder_inputs(padded_batch).items()}  # one example, 3 choices
+
+    logits = model(choices)["logits"]
+
+    pooled = np.asarray(model.encoder(encoder_inputs(padded_batch))["pooled_output"], np.float64)
+    np.testing.assert_allclose(logits, dense(model.scorer, pooled).reshape(1, 3), atol=HEAD_ATOL)
+
+
+def v2_reference(model, batch, start_index):
+    """The original create_v2_model in NumPy: end log-probs given one start per example, and cls logits."""
+    sequence = np.asarray(model.encoder(encoder_inputs(batch))["sequence_output"], np.float64)
+    p_mask = p_mask_for(batch)
+    start_logits = dense(model.start_head, sequence)[..., 0] * (1 - p_mask) - 1e30 * p_mask
+    start_log_probs = log_softmax(start_logits)
+    start_feature = sequence[np.arange(len(sequence)), start_index]
+    pair = np.concatenate([sequence, np.broadcast_to(start_feature[:, None], sequence.shape)], -1)
+    end_head = model.end_head
+    end_logits = dense(end_head.dense_1, layer_norm(end_head.layer_norm, np.tanh(dense(end_head.dense_0, pair))))
+    end_log_probs = log_softmax(end_logits[..., 0] * (1 - p_mask) - 1e30 * p_mask)
+    expected_start = np.einsum("bt,bth->bh", np.exp(start_log_probs), sequence)
+    answer = model.answerability_head
+    cls = dense(answer.dense_1, np.tanh(dense(answer.dense_0, np.concatenate([expected_start, sequence[:, 0]], -1))))
+    return start_log_probs, end_log_probs, cls[:, 0]
+
+
+def test_squad_v2_training_outputs_match_the_original_equations(grouped_config, padded_batch):
+    model = AlbertQuestionAnswerer(grouped_config, version_2_with_negative=True)
+    gold_start = np.array([4, 3, 0], np.int32)
+
+    outputs = model({**encoder_inputs(padded_batch), "p_mask": p_mask_for(padded_batch), "start_positions": gold_start})
+
+    start, end, cls = v2_reference(model, padded_batch, gold_start)
+    # Masked positions hold about -1e30 on both sides; compare them as "below -1e4".
+    ours = [np.maximum(outputs[k], -1e4) for k in ("start_log_probs", "end_log_probs", "cls_logits")]
+    outputs_close(ours, [np.maximum(start, -1e4), np.maximum(end, -1e4), cls], atol=HEAD_ATOL)
+
+
+def test_squad_v2_inference_ends_are_the_best_ends_of_each_top_start(grouped_config, padded_batch):
+    model = AlbertQuestionAnswerer(grouped_config, version_2_with_negative=True, start_n_top=2, end_n_top=3)
+
+    outputs = model({**encoder_inputs(padded_batch), "p_mask": p_mask_for(padded_batch)})
+
+    for k in range(2):
+        _, end, _ = v2_reference(model, padded_batch, np.asarray(outputs["start_top_index"])[:, k])
+        np.testing.assert_allclose(outputs["end_top_log_probs"][:, k], -np.sort(-end, -1)[:, :3], atol=HEAD_ATOL)
+
+
+def test_masked_positions_are_never_top_starts(grouped_config, padded_batch):
+    # The shortest example has a single selectable position ([CLS]), so one start per example.
+    model = AlbertQuestionAnswerer(grouped_config, version_2_with_negative=True, start_n_top=1)
+    p_mask = p_mask_for(padded_batch)
+
+    starts = np.asarray(model({**encoder_inputs(padded_batch), "p_mask": p_mask})["start_top_index"])
+
+    assert not np.take_along_axis(p_mask, starts, axis=1).any()
+
+
+@pytest.mark.parametrize("make", [
+    lambda c: AlbertClassifier(c, num_labels=1, classifier_dropout=0.2),
+    lambda c: AlbertQuestionAnswerer(c),
+    lambda c: AlbertQuestionAnswerer(c, version_2_with_negative=True, start_n_top=2, end_n_top=2),
+], ids=["regressor", "squad_v1", "squad_v2"])
+def test_task_models_survive_keras_save_load(make, grouped_config, padded_batch, tmp_path):
+    inputs = {**encoder_inputs(padded_batch), "p_mask": p_mask_for(padded_batch)}
+
+    check_keras_save_load(make(grouped_config), inputs, tmp_path)
+
+
+def test_task_model_starts_from_a_pretraining_checkpoint_encoder(grouped_config, padded_batch, tmp_path):
+    pretrainer = AlbertPretrainer(grouped_config)
+    prefix = save_native_checkpoint(pretrainer, str(tmp_path / "pretrained"))
+    model = AlbertClassifier(grouped_config, num_labels=2)
+
+    load_checkpoint(model, prefix)
+
+    outputs_close(model.encoder(encoder_inputs(padded_batch)), pretrainer.encoder(encoder_inputs(padded_batch)), atol=0)
