@@ -50,16 +50,30 @@ def write_tf1_checkpoint(weights, prefix):
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_script(script, *flags, timeout=600):
-    """Runs `python run/<script> flags...` as a user would; returns the completed process."""
+def run_script(script, *flags, timeout=600, expect_failure=False):
+    """Runs `python run/<script> flags...` as a user would; returns the completed process.
+
+    It must succeed, or with `expect_failure` fail (for tests of error messages)."""
     import subprocess
     import sys
 
     env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "run", script), *map(str, flags)],
                             env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    if expect_failure:
+        assert result.returncode != 0, f"{script} succeeded where it should fail:\n{result.stderr}"
+    else:
+        assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+@pytest.fixture(scope="session")
+def pretrained_tiny_checkpoint(tmp_path_factory):
+    """The tiny model pretrained for 300 steps on the sample shards (as the quickstart, shorter)."""
+    output_dir = tmp_path_factory.mktemp("pretrained")
+    run_script("pretrain.py", "--flagfile=run/flags/quickstart.flags", f"--output_dir={output_dir}",
+               "--num_train_steps=300", "--num_warmup_steps=30", "--save_checkpoints_steps=300", "--nodo_eval")
+    return str(output_dir / "ckpt-300")
 
 
 def write_pretraining_records(path, num_records, seq_length, max_predictions, vocab_size, seed=0, weight=1.0):

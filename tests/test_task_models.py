@@ -123,3 +123,19 @@ def test_task_model_starts_from_a_pretraining_checkpoint_encoder(grouped_config,
     load_checkpoint(model, prefix)
 
     outputs_close(model.encoder(encoder_inputs(padded_batch)), pretrainer.encoder(encoder_inputs(padded_batch)), atol=0)
+
+
+def test_task_model_starts_from_a_training_checkpoint_whose_variables_are_named_through_the_optimizer(
+        grouped_config, padded_batch, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    pretrainer = AlbertPretrainer(grouped_config)
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(pretrainer.trainable_variables)
+    prefix = tf.train.Checkpoint(model=pretrainer, optimizer=optimizer).write(str(tmp_path / "ckpt-1"))
+    model = AlbertClassifier(grouped_config, num_labels=2)
+
+    load_checkpoint(model, prefix, allow_missing_heads=True)
+
+    outputs_close(model.encoder(encoder_inputs(padded_batch)), pretrainer.encoder(encoder_inputs(padded_batch)), atol=0)

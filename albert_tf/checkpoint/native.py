@@ -2,25 +2,36 @@
 
 import tensorflow as tf
 from absl import logging
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from albert_tf.checkpoint.original import (NATIVE_CHECKPOINT_KEY, CheckpointMismatchError, load_original_checkpoint,
                                            resolve_checkpoint_path)
 from albert_tf.models.encoder import AlbertEncoder
 
-HEADS = ("masked_lm_head", "sentence_order_head")
-
-
 def is_native_checkpoint(path):
     return NATIVE_CHECKPOINT_KEY in tf.train.load_checkpoint(resolve_checkpoint_path(path)).get_variable_to_shape_map()
+
+
+def saved_model_children(path):
+    """Names of the objects saved under `model` in a native checkpoint (e.g. "encoder", heads).
+
+    Read from the checkpoint's object graph, not from variable names: a variable is named by its
+    shortest path, which in a training checkpoint often runs through the optimizer instead.
+    """
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(path).get_tensor(NATIVE_CHECKPOINT_KEY))
+    model = [child.node_id for child in graph.nodes[0].children if child.local_name == "model"]
+    if not model:
+        raise CheckpointMismatchError(f"checkpoint {path} has no 'model' (was it written by this library?)")
+    return {child.local_name for child in graph.nodes[model[0]].children}
 
 
 def checkpoint_has_heads(path):
     """Whether a checkpoint of either format holds pretraining heads."""
     path = resolve_checkpoint_path(path)
-    names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-    if NATIVE_CHECKPOINT_KEY in names:
-        return any(name.startswith("model/masked_lm_head/") for name in names)
-    return any(name.startswith("cls/predictions/") for name in names)
+    if is_native_checkpoint(path):
+        return "masked_lm_head" in saved_model_children(path)
+    return any(name.startswith("cls/predictions/") for name in tf.train.load_checkpoint(path).get_variable_to_shape_map())
 
 
 def save_native_checkpoint(model, checkpoint_prefix):
@@ -36,14 +47,14 @@ def load_native_checkpoint(model, checkpoint_path, *, allow_missing_heads=False)
     either model. Missing heads fail unless `allow_missing_heads`, as for original checkpoints.
     """
     path = resolve_checkpoint_path(checkpoint_path)
-    names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    saved = saved_model_children(path)
     encoder = getattr(model, "encoder", model)
-    if any(name.startswith("model/encoder/") for name in names):
+    if "encoder" in saved:
         parts = [tf.train.Checkpoint(model=tf.train.Checkpoint(encoder=encoder))]
     else:
         parts = [tf.train.Checkpoint(model=encoder)]
-    heads = {head: getattr(model, head) for head in HEADS if hasattr(model, head)}
-    missing_heads = [head for head in heads if not any(n.startswith(f"model/{head}/") for n in names)]
+    heads = {head: getattr(model, head) for head in getattr(model, "HEADS", ())}
+    missing_heads = [head for head in heads if head not in saved]
     if missing_heads and not allow_missing_heads:
         raise CheckpointMismatchError(
             f"checkpoint {path} has no {missing_heads} (pass allow_missing_heads=True to start them from "

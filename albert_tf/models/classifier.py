@@ -19,6 +19,8 @@ class AlbertClassifier(ConfiguredModel):
     Call with the encoder's input dict. Returns {"logits": float32 [B, num_labels]}.
     """
 
+    HEADS = ("classifier",)
+
     def __init__(self, config, num_labels, classifier_dropout=0.1, dtype=None, name="albert_classifier", **kwargs):
         super().__init__(config, dtype=dtype, name=name, **kwargs)
         self.num_labels = num_labels

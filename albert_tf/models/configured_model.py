@@ -7,7 +7,11 @@ from albert_tf.config import AlbertConfig
 
 class ConfiguredModel(keras.Model):
     """Base of our models: the Keras config is the `AlbertConfig` (plus dtype policy and name),
-    so `from_config` and `.keras` files rebuild the model from the original JSON fields."""
+    so `from_config` and `.keras` files rebuild the model from the original JSON fields.
+
+    `HEADS` names the layers beside `encoder` that checkpoints restore by attribute name."""
+
+    HEADS = ()
 
     def __init__(self, config, dtype=None, **kwargs):
         super().__init__(dtype=dtype, **kwargs)

@@ -20,6 +20,8 @@ class AlbertMultipleChoice(ConfiguredModel):
     Returns {"logits": float32 [B, C]}.
     """
 
+    HEADS = ("scorer",)
+
     def __init__(self, config, num_choices=4, dropout_rate=0.1, dtype=None, name="albert_multiple_choice", **kwargs):
         super().__init__(config, dtype=dtype, name=name, **kwargs)
         self.num_choices = num_choices

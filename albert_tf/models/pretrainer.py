@@ -18,6 +18,8 @@ class AlbertPretrainer(ConfiguredModel):
     `pretrainer.encoder` is the `AlbertEncoder`, ready for fine-tuning.
     """
 
+    HEADS = ("masked_lm_head", "sentence_order_head")
+
     def __init__(self, config, dtype=None, name="albert_pretrainer", **kwargs):
         super().__init__(config, dtype=dtype, name=name, **kwargs)
         self.encoder = AlbertEncoder(config, dtype=dtype)

@@ -33,6 +33,7 @@ class AlbertQuestionAnswerer(ConfiguredModel):
         self.end_n_top = end_n_top
         self.dropout_rate = dropout_rate
         self.encoder = AlbertEncoder(config, dtype=dtype)
+        self.HEADS = ("start_head", "end_head", "answerability_head") if version_2_with_negative else ("span_head",)
         hidden = config.hidden_size
         if version_2_with_negative:
             self.start_head = keras.layers.Dense(

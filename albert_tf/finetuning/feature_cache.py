@@ -1,0 +1,50 @@
+"""Fine-tuning features cached as TFRecords, so a second run skips tokenization.
+
+A cache is `<name>.tf_record` plus `<name>.json`, which records what made it (tokenizer file,
+lowercasing, sequence lengths, source file) and the counts of the preprocessing. A cache made
+with other settings is rebuilt instead of being read with the wrong shapes or ids.
+"""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+
+def _feature(values):
+    values = np.asarray(values).reshape(-1)
+    if values.dtype.kind == "f":
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values.tolist()))
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values.tolist()))
+
+
+def write_features(path, features, key, stats):
+    """Writes `features` (a list of {name: int or float array}) and the `.json` sidecar."""
+    with tf.io.TFRecordWriter(path + ".tf_record") as writer:
+        for feature in features:
+            example = tf.train.Example(features=tf.train.Features(
+                feature={name: _feature(value) for name, value in sorted(feature.items())}))
+            writer.write(example.SerializeToString())
+    with tf.io.gfile.GFile(path + ".json", "w") as f:
+        json.dump({"key": key, "stats": {**stats, "num_features": len(features)}}, f, indent=1, sort_keys=True)
+
+
+def cached_stats(path, key):
+    """The stats of a cache made with `key`, or None when there is none or it was made otherwise."""
+    if not (tf.io.gfile.exists(path + ".json") and tf.io.gfile.exists(path + ".tf_record")):
+        return None
+    with tf.io.gfile.GFile(path + ".json") as f:
+        sidecar = json.load(f)
+    return sidecar["stats"] if sidecar.get("key") == key else None
+
+
+def read_features(path, spec):
+    """A dataset of feature dicts; `spec` maps names to (shape, tf dtype), ints come back int32."""
+    parse_spec = {name: tf.io.FixedLenFeature([int(np.prod(shape))], tf.float32 if dtype.is_floating else tf.int64)
+                  for name, (shape, dtype) in spec.items()}
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, parse_spec)
+        return {name: tf.reshape(tf.cast(parsed[name], dtype), shape) for name, (shape, dtype) in spec.items()}
+
+    return tf.data.TFRecordDataset(path + ".tf_record").map(parse, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,0 +1,272 @@
+"""The fine-tuning loop shared by GLUE, SQuAD and RACE, on any `tf.distribute` strategy.
+
+A task supplies a model, a per-example loss and, for evaluation, a function from the model's
+outputs on the eval set to metrics; this module does the rest the way the original scripts'
+Estimators did (global batch sizes, AdamW/LAMB with warmup and linear decay, a checkpoint every
+`save_checkpoints_steps`, an evaluation of each checkpoint, the best one kept as
+`model.ckpt-best`), plus resumption, progress logs and TensorBoard summaries.
+
+Unlike the original, evaluation and prediction never wait for checkpoints to appear: an
+eval- or predict-only run uses the checkpoints that exist (the original polled until a
+checkpoint reached the train step count, so a predict-only run could loop forever).
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.checkpoint import load_checkpoint
+from albert_tf.optimization import create_optimizer
+
+BEST_CHECKPOINT = "model.ckpt-best"
+SHUFFLE_BUFFER = 10000
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuningConfig:
+    """A fine-tuning job; names follow the original scripts' flags. Batch sizes are global."""
+
+    output_dir: str
+    train_batch_size: int = 32
+    eval_batch_size: int = 8
+    predict_batch_size: int = 8
+    optimizer: str = "adamw"
+    learning_rate: float = 5e-5
+    num_train_steps: int = 1000
+    num_warmup_steps: int = 0
+    save_checkpoints_steps: int = 1000
+    keep_checkpoint_max: int = 5
+    steps_per_loop: int = 1000
+    init_checkpoint: str = None
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
+    seed: int = 12345
+
+
+def validate(config, num_replicas):
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
+        if getattr(config, name) < 1 or getattr(config, name) % num_replicas:
+            raise ValueError(f"--{name}={getattr(config, name)} must be a positive multiple of the number of "
+                             f"replicas ({num_replicas})")
+    for name in ("num_train_steps", "save_checkpoints_steps", "steps_per_loop"):
+        if getattr(config, name) < 1:
+            flag = "iterations_per_loop" if name == "steps_per_loop" else name
+            raise ValueError(f"--{flag} must be >= 1, got {getattr(config, name)}")
+    if config.num_warmup_steps < 0:
+        raise ValueError(f"the number of warmup steps must be >= 0, got {config.num_warmup_steps}")
+
+
+class Finetuner:
+    """Model, optimizer and checkpoints of one fine-tuning job.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+        model_fn: `model_fn(dtype)` → the task's Keras model (built under the strategy).
+        loss_fn: `loss_fn(outputs, batch)` → float32 per-example losses [B]; the training loss is
+            their sum over the global batch divided by its size, so it does not depend on the
+            number of replicas.
+        config: a `FinetuningConfig`.
+    """
+
+    def __init__(self, strategy, model_fn, loss_fn, config):
+        self.strategy = strategy
+        self.loss_fn = loss_fn
+        self.config = config
+        validate(config, strategy.num_replicas_in_sync)
+        tf.io.gfile.makedirs(config.output_dir)
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope():
+            self.model = model_fn(config.mixed_precision)
+            optimizer = create_optimizer(config.optimizer, config.learning_rate, config.num_train_steps,
+                                         config.num_warmup_steps)
+            if config.mixed_precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
+            self.optimizer = optimizer
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, config.output_dir,
+                                                  max_to_keep=config.keep_checkpoint_max,
+                                                  step_counter=self.optimizer.iterations, checkpoint_name="ckpt")
+        self.writer = tf.summary.create_file_writer(config.output_dir)
+        self._train_loop = None
+
+    @property
+    def step(self):
+        return int(self.optimizer.iterations.numpy())
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def restore_for_training(self):
+        """Resumes from the last checkpoint in output_dir, else starts from `init_checkpoint`."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            logging.info("Resumed from %s at step %d.", latest, self.step)
+        elif self.config.init_checkpoint:
+            load_checkpoint(self.model, self.config.init_checkpoint, allow_missing_heads=True)
+            logging.info("Initialized from %s.", self.config.init_checkpoint)
+        else:
+            logging.warning("No --init_checkpoint: fine-tuning from random initialization; expect results near "
+                            "chance (the original's issue #132).")
+
+    def restore_for_inference(self):
+        """Loads the best checkpoint, else the last one, else `init_checkpoint`; returns its path.
+
+        Nothing is waited for: without any of them this is an error.
+        """
+        best = os.path.join(self.config.output_dir, BEST_CHECKPOINT)
+        if tf.io.gfile.exists(best + ".index"):
+            path = best
+        elif self.manager.latest_checkpoint:
+            path = self.manager.latest_checkpoint
+        elif self.config.init_checkpoint:
+            path = self.config.init_checkpoint
+        else:
+            raise FileNotFoundError(f"nothing to predict with: {self.config.output_dir} has no checkpoint and no "
+                                    "--init_checkpoint was given (train first with --do_train)")
+        load_checkpoint(self.model, path)
+        logging.info("Predicting with %s.", path)
+        return path
+
+    # --- training ---------------------------------------------------------------------------
+
+    def _replica_train_step(self, batch):
+        variables = self.model.trainable_variables
+        loss_scaling = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+
+        @tf.function(jit_compile=self.config.jit_compile)
+        def gradients(batch):
+            with tf.GradientTape() as tape:
+                per_example = self.loss_fn(self.model(batch, training=True), batch)
+                loss = tf.reduce_sum(per_example) / self.config.train_batch_size
+                scaled = self.optimizer.scale_loss(loss) if loss_scaling else loss
+            return tape.gradient(scaled, variables), loss
+
+        grads, loss = gradients(batch)
+        self.optimizer.apply(grads, variables)
+        return loss
+
+    def _make_train_loop(self):
+        @tf.function
+        def train_loop(iterator, num_steps):
+            total = tf.constant(0.0)
+            for _ in tf.range(num_steps):
+                loss = self.strategy.run(self._replica_train_step, args=(next(iterator),))
+                total += self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+            return total / tf.cast(num_steps, tf.float32)
+
+        return train_loop
+
+    def train(self, train_features, evaluate=None, selection_metric=None):
+        """Trains to `num_train_steps` on a dataset of unbatched feature dicts.
+
+        After every checkpoint, `evaluate()` (if given) returns a metrics dict; it is logged,
+        appended to eval_results.txt, and the checkpoint with the highest `selection_metric` is
+        kept as `model.ckpt-best` (its step in best_trial.txt).
+        """
+        config = self.config
+        self.restore_for_training()
+        # Reseeded with the step, so a resumed job does not replay the first batches.
+        dataset = (train_features.shuffle(SHUFFLE_BUFFER, seed=config.seed + self.step).repeat()
+                   .batch(config.train_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        self._train_loop = self._train_loop or self._make_train_loop()
+        start_step, start_time = self.step, time.time()
+        while self.step < config.num_train_steps:
+            to_checkpoint = config.save_checkpoints_steps - self.step % config.save_checkpoints_steps
+            num_steps = min(config.steps_per_loop, config.num_train_steps - self.step, to_checkpoint)
+            loop_start = time.time()
+            loss = float(self._train_loop(iterator, tf.constant(num_steps)))
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became {loss} before step {self.step}; stopped without saving. Lower --learning_rate or "
+                    "raise the warmup, then rerun to resume from the last checkpoint.")
+            self._log_progress(num_steps, loss, time.time() - loop_start, start_step, start_time)
+            if self.step % config.save_checkpoints_steps == 0 or self.step >= config.num_train_steps:
+                self.manager.save(checkpoint_number=self.step)
+                if evaluate is not None:
+                    self._evaluate_checkpoint(evaluate, selection_metric)
+
+    def _log_progress(self, num_steps, loss, seconds, start_step, start_time):
+        rate = (self.step - start_step) / max(time.time() - start_time, 1e-9)
+        eta = (self.config.num_train_steps - self.step) / max(rate, 1e-9)
+        learning_rate = float(self.optimizer.learning_rate)
+        examples_per_second = num_steps * self.config.train_batch_size / seconds
+        logging.info("step %d/%d  loss %.4f  lr %.3g  %.1f steps/s  %.1f examples/s  ETA %s", self.step,
+                     self.config.num_train_steps, loss, learning_rate, num_steps / seconds, examples_per_second,
+                     time.strftime("%H:%M:%S", time.gmtime(eta)))
+        with self.writer.as_default(step=self.step):
+            tf.summary.scalar("train/loss", loss)
+            tf.summary.scalar("train/learning_rate", learning_rate)
+            tf.summary.scalar("train/examples_per_second", examples_per_second)
+        self.writer.flush()
+
+    # --- evaluation and prediction ----------------------------------------------------------
+
+    def evaluate_all_checkpoints(self, evaluate, selection_metric):
+        """An eval-only run: evaluates every checkpoint in output_dir in step order, once."""
+        checkpoints = self.manager.checkpoints
+        if not checkpoints:
+            if not self.config.init_checkpoint:
+                raise FileNotFoundError(f"nothing to evaluate: {self.config.output_dir} has no checkpoint and no "
+                                        "--init_checkpoint was given")
+            load_checkpoint(self.model, self.config.init_checkpoint)
+            return self._evaluate_checkpoint(evaluate, selection_metric)
+        results = None
+        for path in checkpoints:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+            results = self._evaluate_checkpoint(evaluate, selection_metric)
+        return results
+
+    def _evaluate_checkpoint(self, evaluate, selection_metric):
+        results = {"global_step": self.step, **evaluate()}
+        logging.info("eval at step %d: %s", self.step,
+                     ", ".join(f"{k} = {v:.4f}" for k, v in results.items() if k != "global_step"))
+        with tf.io.gfile.GFile(os.path.join(self.config.output_dir, "eval_results.txt"), "a") as f:
+            f.write("".join(f"{key} = {value}\n" for key, value in results.items()))
+        with self.writer.as_default(step=self.step):
+            for key, value in results.items():
+                if key != "global_step":
+                    tf.summary.scalar(f"eval/{key}", value)
+        self.writer.flush()
+        best_file = os.path.join(self.config.output_dir, "best_trial.txt")
+        best_value = -math.inf
+        if tf.io.gfile.exists(best_file):
+            with tf.io.gfile.GFile(best_file) as f:
+                best_value = float(f.read().strip().split(":")[-1])
+        if results[selection_metric] > best_value:
+            tf.train.Checkpoint(model=self.model).write(os.path.join(self.config.output_dir, BEST_CHECKPOINT))
+            with tf.io.gfile.GFile(best_file, "w") as f:
+                f.write(f"{self.step}:{selection_metric}:{results[selection_metric]}\n")
+        return results
+
+    def predict(self, features, batch_size):
+        """The model's outputs on a dataset of unbatched feature dicts, as NumPy arrays in order.
+
+        The last batch is padded to a full global batch (every replica gets the same shape) and
+        the padding is dropped from the results.
+        """
+        count = int(features.reduce(0, lambda n, _: n + 1))
+        if count == 0:
+            raise ValueError("no examples to predict on")
+        padding = (-count) % batch_size
+        padded = features.concatenate(features.take(1).repeat(padding)) if padding else features
+        batches = self.strategy.experimental_distribute_dataset(
+            padded.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+        @tf.function
+        def step(batch):
+            return self.strategy.run(lambda b: self.model(b, training=False), args=(batch,))
+
+        parts = []
+        for batch in batches:
+            outputs = step(batch)
+            parts.append({key: np.concatenate([np.asarray(t) for t in self.strategy.experimental_local_results(value)])
+                          for key, value in outputs.items()})
+        return {key: np.concatenate([part[key] for part in parts])[:count] for key in parts[0]}

@@ -1,0 +1,90 @@
+"""Flags shared by run_classifier.py, run_squad.py and run_race.py, with the original names.
+
+Each script calls `define_common_flags` with its own original defaults, then turns the parsed
+flags into a strategy and a `FinetuningConfig` with the functions below.
+"""
+
+import os
+
+import tensorflow as tf
+from absl import flags, logging
+
+from albert_tf.finetuning.trainer import FinetuningConfig
+from albert_tf.training import strategy as strategies
+
+FLAGS = flags.FLAGS
+
+
+def define_common_flags(*, max_seq_length, learning_rate, save_checkpoints_steps, train_steps=None,
+                        warmup_steps=None, do_train=False, do_eval=False):
+    """`train_steps`/`warmup_steps` None: the script counts steps in epochs instead (SQuAD)."""
+    flags.DEFINE_string("albert_config_file", None, "albert_config.json of the pretrained model.")
+    flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the pretrained model.")
+    flags.DEFINE_string("vocab_file", None, "Accepted for old job files; the SentencePiece model carries the vocabulary.")
+    flags.DEFINE_string("output_dir", None, "Checkpoints, eval results and predictions go here.")
+    flags.DEFINE_string("init_checkpoint", None, "Pretrained checkpoint (original TF1 or native) to start from.")
+    flags.DEFINE_string("albert_hub_module_handle", None, "Not supported (TF1 Hub modules); use --init_checkpoint.")
+    flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the pretrained model).")
+    flags.DEFINE_integer("max_seq_length", max_seq_length, "Sequence length after tokenization.")
+    flags.DEFINE_bool("do_train", do_train, "Fine-tune.")
+    flags.DEFINE_bool("do_predict", False, "Predict on the test data with the best (else latest) checkpoint.")
+    flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
+    flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch size.")
+    flags.DEFINE_float("learning_rate", learning_rate, "Peak learning rate.")
+    if train_steps is not None:
+        flags.DEFINE_bool("do_eval", do_eval, "Evaluate every checkpoint on the dev data.")
+        flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
+        flags.DEFINE_integer("train_step", train_steps, "Optimizer steps.")
+        flags.DEFINE_integer("warmup_step", warmup_steps, "Linear warmup steps.")
+    flags.DEFINE_integer("save_checkpoints_steps", save_checkpoints_steps, "Checkpoint (and evaluate) every this many steps.")
+    flags.DEFINE_integer("keep_checkpoint_max", 5, "Training checkpoints to keep (the best is kept apart).")
+    flags.DEFINE_integer("iterations_per_loop", 1000, "Steps run inside one compiled call.")
+    flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
+    flags.DEFINE_bool("use_tpu", False, "Run on a TPU (selects --strategy=tpu).")
+    flags.DEFINE_string("tpu_name", None, "TPU name or address.")
+    flags.DEFINE_string("tpu_zone", None, "GCE zone of the TPU.")
+    flags.DEFINE_string("gcp_project", None, "GCP project of the TPU.")
+    flags.DEFINE_string("master", None, "TPU master address.")
+    flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores; only checked against what the TPU reports.")
+    flags.DEFINE_enum("strategy", None, strategies.STRATEGIES, "tf.distribute strategy; default as run/pretrain.py.")
+    flags.DEFINE_integer("num_logical_cpus", 0, "Split the CPU into this many logical devices.")
+    flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy.")
+    flags.DEFINE_bool("jit_compile", False, "Compile the forward and backward pass with XLA.")
+    flags.DEFINE_integer("seed", 12345, "Seed for initialization, dropout and input order.")
+    flags.mark_flags_as_required(["albert_config_file", "spm_model_file", "output_dir"])
+
+
+def check_common_flags():
+    if FLAGS.albert_hub_module_handle:
+        raise flags.ValidationError("--albert_hub_module_handle: TF1 Hub modules cannot be loaded in TF2; pass the "
+                                    "module's checkpoint as --init_checkpoint (run/convert_checkpoint.py reads it)")
+
+
+def create_strategy():
+    strategies.split_cpu(FLAGS.num_logical_cpus)
+    strategy = strategies.create_strategy(
+        FLAGS.strategy or strategies.default_strategy_name(FLAGS.use_tpu), tpu_name=FLAGS.tpu_name,
+        tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, master=FLAGS.master)
+    if FLAGS.use_tpu and strategy.num_replicas_in_sync != FLAGS.num_tpu_cores:
+        logging.warning("--num_tpu_cores=%d, but the TPU has %d cores; using %d.", FLAGS.num_tpu_cores,
+                        strategy.num_replicas_in_sync, strategy.num_replicas_in_sync)
+    return strategy
+
+
+def finetuning_config(num_train_steps=None, num_warmup_steps=None):
+    """The job's `FinetuningConfig`; steps from --train_step/--warmup_step unless given."""
+    return FinetuningConfig(
+        output_dir=FLAGS.output_dir, train_batch_size=FLAGS.train_batch_size,
+        eval_batch_size=getattr(FLAGS, "eval_batch_size", FLAGS.predict_batch_size),
+        predict_batch_size=FLAGS.predict_batch_size, optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
+        num_train_steps=num_train_steps if num_train_steps is not None else FLAGS.train_step,
+        num_warmup_steps=num_warmup_steps if num_warmup_steps is not None else FLAGS.warmup_step,
+        save_checkpoints_steps=FLAGS.save_checkpoints_steps, keep_checkpoint_max=FLAGS.keep_checkpoint_max,
+        steps_per_loop=FLAGS.iterations_per_loop, init_checkpoint=FLAGS.init_checkpoint,
+        mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile, seed=FLAGS.seed)
+
+
+def record_flags():
+    """Writes the job's flags to output_dir/flags.txt (rerun with --flagfile to repeat it)."""
+    tf.io.gfile.makedirs(FLAGS.output_dir)
+    FLAGS.append_flags_into_file(os.path.join(FLAGS.output_dir, "flags.txt"))

@@ -1,0 +1,124 @@
+"""Fine-tunes ALBERT on a GLUE task; evaluates every checkpoint; predicts the test set.
+
+    python run/run_classifier.py --task_name=MRPC --data_dir=glue/MRPC \
+        --albert_config_file=… --spm_model_file=… --init_checkpoint=… --output_dir=out/mrpc \
+        --do_train --do_eval --do_predict
+
+Accepts the original run_classifier.py flags. Outputs in --output_dir: checkpoints,
+eval_results.txt (every evaluated checkpoint), best_trial.txt and model.ckpt-best (best by the
+task's metric), test_results.tsv (class probabilities, or the score for STS-B) and
+submit_results.tsv (GLUE's submission format), TensorBoard summaries.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+import albert_tf
+import finetuning_flags
+from albert_tf.finetuning import feature_cache, glue
+from albert_tf.finetuning.trainer import Finetuner
+
+finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=5e-5, save_checkpoints_steps=1000,
+                                     train_steps=1000, warmup_steps=0)
+flags.DEFINE_string("data_dir", None, "Directory with the task's GLUE TSV files.")
+flags.DEFINE_string("task_name", None, f"One of {sorted(glue.GLUE_TASKS)} (case-insensitive).")
+flags.DEFINE_string("cached_dir", None, "Where tokenized features are cached (default: --output_dir).")
+flags.DEFINE_float("classifier_dropout", 0.1, "Dropout on the pooled output (the original hardcoded 0.1).")
+flags.DEFINE_string("export_dir", None, "Not here: use run/export_saved_model.py --task=classifier.")
+FLAGS = flags.FLAGS
+
+
+def cached_features(task, split, tokenizer):
+    """The split's features from the cache, building the cache first when it is missing or stale."""
+    cache_dir = FLAGS.cached_dir or FLAGS.output_dir
+    tf.io.gfile.makedirs(cache_dir)
+    path = os.path.join(cache_dir, f"{task.name}_{split}")
+    key = {"data_file": os.path.abspath(os.path.join(FLAGS.data_dir, getattr(task, split).file)),
+           "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
+           "max_seq_length": FLAGS.max_seq_length}
+    stats = feature_cache.cached_stats(path, key)
+    if stats is None:
+        examples = glue.read_examples(FLAGS.data_dir, task, split)
+        features, stats = glue.build_features(examples, task, tokenizer, FLAGS.max_seq_length)
+        stats["ids"] = [example.guid.split("-", 1)[1] for example in examples]
+        feature_cache.write_features(path, features, key, stats)
+    else:
+        logging.info("Read cached %s features from %s.tf_record.", split, path)
+    if stats["truncated"]:
+        logging.warning("%s %s: %d of %d examples are longer than --max_seq_length=%d and were truncated.",
+                        task.name, split, stats["truncated"], stats["examples"], FLAGS.max_seq_length)
+    if not stats["examples"]:
+        raise ValueError(f"{task.name} {split}: the file has no examples")
+    return feature_cache.read_features(path, glue.feature_spec(task, FLAGS.max_seq_length)), stats
+
+
+def labels_of(features, task):
+    key = "label" if task.is_regression else "label_ids"
+    return np.array([feature[key] for feature in features.as_numpy_iterator()])
+
+
+def write_predictions(task, logits, ids):
+    """test_results.tsv: probabilities (or scores); submit_results.tsv: GLUE's index/prediction."""
+    if task.is_regression:
+        scores, predictions = logits[:, :1], [f"{value:.3f}" for value in logits[:, 0]]
+    else:
+        scores = tf.nn.softmax(logits).numpy()
+        predictions = [task.labels[i] for i in np.argmax(logits, axis=-1)]
+    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "test_results.tsv"), "w") as f:
+        f.write("".join("\t".join(str(p) for p in row) + "\n" for row in scores))
+    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "submit_results.tsv"), "w") as f:
+        f.write("index\tprediction\n")
+        f.write("".join(f"{index}\t{prediction}\n" for index, prediction in zip(ids, predictions)))
+
+
+def main(argv):
+    del argv
+    finetuning_flags.check_common_flags()
+    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+        raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
+    task = glue.get_task(FLAGS.task_name)
+    albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
+    tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case)
+    if tokenizer.vocab_size != albert_config.vocab_size:
+        raise app.UsageError(f"--spm_model_file has {tokenizer.vocab_size} pieces but --albert_config_file says "
+                             f"vocab_size={albert_config.vocab_size}: they are not the same model's")
+    finetuning_flags.record_flags()
+    strategy = finetuning_flags.create_strategy()
+    config = finetuning_flags.finetuning_config()
+    finetuner = Finetuner(
+        strategy, lambda dtype: albert_tf.AlbertClassifier(albert_config, task.num_labels, FLAGS.classifier_dropout,
+                                                           dtype=dtype),
+        glue.per_example_loss(task), config)
+
+    evaluate = None
+    if FLAGS.do_eval:
+        eval_features, _ = cached_features(task, "dev", tokenizer)
+        eval_labels = labels_of(eval_features, task)
+        loss_fn = glue.per_example_loss(task)
+
+        def evaluate():
+            logits = finetuner.predict(eval_features, config.eval_batch_size)["logits"]
+            label_key = "label" if task.is_regression else "label_ids"
+            loss = float(np.mean(loss_fn({"logits": tf.constant(logits)}, {label_key: tf.constant(eval_labels)})))
+            return {**glue.task_metrics(task, eval_labels, logits), "eval_loss": loss}
+
+    if FLAGS.do_train:
+        train_features, _ = cached_features(task, "train", tokenizer)
+        finetuner.train(train_features, evaluate, task.metric)
+    elif FLAGS.do_eval:
+        finetuner.evaluate_all_checkpoints(evaluate, task.metric)
+    if FLAGS.do_predict:
+        finetuner.restore_for_inference()
+        test_features, stats = cached_features(task, "test", tokenizer)
+        write_predictions(task, finetuner.predict(test_features, config.predict_batch_size)["logits"], stats["ids"])
+        logging.info("Wrote test_results.tsv and submit_results.tsv to %s.", FLAGS.output_dir)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["data_dir", "task_name"])
+    app.run(main)

@@ -1,0 +1,146 @@
+"""GLUE: reading every task's TSV layout, bad rows, features, and run/run_classifier.py end to end."""
+
+import numpy as np
+import pytest
+
+from albert_tf import FullTokenizer
+from albert_tf.finetuning import glue
+from tests.conftest import run_script
+
+SAMPLE_MODEL = "tfrecords/sample/botchan.model"
+SST2_SAMPLE = "tfrecords/sample/glue/SST-2"
+
+# One labeled row per task in its real GLUE train.tsv layout: (header or None, row, expected
+# (text_a, text_b, label)).
+LAYOUTS = {
+    "cola": (None, ["gj04", "1", "", "The sailors rode the breeze."], ("The sailors rode the breeze.", None, "1")),
+    "mnli": (["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
+              "sentence1_parse", "sentence2_parse", "sentence1", "sentence2", "label1", "gold_label"],
+             ["0", "1", "1e", "gov", "(", "(", "(", "(", "He ran.", "He moved.", "entailment", "entailment"],
+             ("He ran.", "He moved.", "entailment")),
+    "mrpc": (["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"], ["1", "7", "8", "A cat sat.", "A cat was sitting."],
+             ("A cat sat.", "A cat was sitting.", "1")),
+    "qnli": (["index", "question", "sentence", "label"], ["0", "Who ran?", "Bob ran.", "entailment"],
+             ("Who ran?", "Bob ran.", "entailment")),
+    "qqp": (["id", "qid1", "qid2", "question1", "question2", "is_duplicate"], ["5", "1", "2", "Why?", "How?", "0"],
+            ("Why?", "How?", "0")),
+    "rte": (["index", "sentence1", "sentence2", "label"], ["0", "It rains.", "It is dry.", "not_entailment"],
+            ("It rains.", "It is dry.", "not_entailment")),
+    "sst-2": (["sentence", "label"], ["a fine film", "1"], ("a fine film", None, "1")),
+    "sts-b": (["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2",
+               "score"], ["0", "main", "f", "2012", "1", "none", "none", "A man sings.", "A man plays.", "2.5"],
+              ("A man sings.", "A man plays.", 2.5)),
+    "wnli": (["index", "sentence1", "sentence2", "label"], ["0", "It fell.", "The cup fell.", "1"],
+             ("It fell.", "The cup fell.", "1")),
+}
+
+
+def write_tsv(path, header, rows):
+    lines = ([header] if header else []) + rows
+    path.write_text("".join("\t".join(line) + "\n" for line in lines))
+
+
+@pytest.mark.parametrize("task_name", sorted(LAYOUTS))
+def test_each_task_reads_its_glue_layout(task_name, tmp_path):
+    header, row, expected = LAYOUTS[task_name]
+    task = glue.get_task(task_name)
+    write_tsv(tmp_path / task.train.file, header, [row])
+
+    (example,) = glue.read_examples(str(tmp_path), task, "train")
+
+    assert (example.text_a, example.text_b, example.label) == expected
+
+
+def test_a_row_with_a_missing_column_is_reported_with_file_and_line(tmp_path):
+    header, row, _ = LAYOUTS["rte"]
+    write_tsv(tmp_path / "train.tsv", header, [row, row[:3]])
+
+    with pytest.raises(glue.GlueFormatError, match=r"train.tsv:3: expected 4 tab-separated columns, got 3"):
+        glue.read_examples(str(tmp_path), glue.get_task("rte"), "train")
+
+
+def test_a_label_outside_the_task_label_set_is_reported(tmp_path):
+    header, row, _ = LAYOUTS["qnli"]
+    write_tsv(tmp_path / "train.tsv", header, [row[:3] + ["entails"]])
+
+    with pytest.raises(glue.GlueFormatError, match=r"train.tsv:2: qnli label 'entails' is not one of"):
+        glue.read_examples(str(tmp_path), glue.get_task("qnli"), "train")
+
+
+def test_an_unknown_task_names_the_flag_and_the_choices():
+    with pytest.raises(ValueError, match=r"--task_name='squad' is not a GLUE task; expected one of \['ax', 'cola'"):
+        glue.get_task("squad")
+
+
+def test_truncated_examples_are_counted_and_fit_the_sequence_length():
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    task = glue.get_task("rte")
+    examples = [glue.GlueExample("0", "one two three four five six", "seven eight", "entailment", "x:1"),
+                glue.GlueExample("1", "one", "two", "entailment", "x:2")]
+
+    features, stats = glue.build_features(examples, task, tokenizer, max_seq_length=8)
+
+    assert stats["truncated"] == 1 and {len(f["input_word_ids"]) for f in features} == {8}
+
+
+def test_pair_truncation_shortens_the_longer_segment_first():
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    from albert_tf.finetuning.features import encode_tokens
+
+    encoded = encode_tokens(tokenizer, ["a"] * 6, ["b"] * 2, max_seq_length=9)
+
+    assert encoded.input_type_ids == [0] * 6 + [1] * 3  # [CLS] a a a a [SEP] b b [SEP]
+
+
+def classifier_flags(output_dir, *extra):
+    return ("--task_name=SST-2", f"--data_dir={SST2_SAMPLE}", "--albert_config_file=run/configs/albert_tiny.json",
+            f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={output_dir}", "--max_seq_length=64",
+            "--eval_batch_size=32", "--iterations_per_loop=50", *extra)
+
+
+def test_fine_tuning_a_pretrained_model_learns_the_sample_task_and_writes_the_original_outputs(
+        pretrained_tiny_checkpoint, tmp_path):
+    run_script("run_classifier.py", *classifier_flags(
+        tmp_path, f"--init_checkpoint={pretrained_tiny_checkpoint}", "--do_train", "--do_eval", "--do_predict",
+        "--train_step=300", "--warmup_step=30", "--save_checkpoints_steps=100", "--learning_rate=1e-4"))
+
+    best_step, metric, best = (tmp_path / "best_trial.txt").read_text().strip().split(":")
+    submission = (tmp_path / "submit_results.tsv").read_text().splitlines()
+    # The sample task is balanced: chance is 0.5.
+    assert metric == "eval_accuracy" and float(best) > 0.75
+    assert submission[0] == "index\tprediction" and len(submission) == 1 + 147
+
+
+def test_predict_only_uses_the_existing_checkpoint_and_reuses_the_feature_cache(tmp_path):
+    run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train", "--do_eval", "--train_step=2",
+                                                      "--save_checkpoints_steps=2", "--train_batch_size=4"))
+
+    result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_predict", "--do_eval"))
+
+    assert "Read cached dev features" in result.stderr and "Predicting with" in result.stderr
+    assert len((tmp_path / "test_results.tsv").read_text().splitlines()) == 147
+
+
+def test_predict_without_any_checkpoint_fails_at_once_with_advice(tmp_path):
+    result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_predict"), expect_failure=True)
+
+    assert "has no checkpoint and no --init_checkpoint was given" in result.stderr
+
+
+def test_regression_task_writes_scores(tmp_path):
+    header, row, _ = LAYOUTS["sts-b"]
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "dev"):
+        write_tsv(data / f"{split}.tsv", header, [row[:-1] + [str(i % 5)] for i in range(8)])
+    write_tsv(data / "test.tsv", ["index", "sentence1", "sentence2"], [["0", "A.", "B."], ["1", "C.", "D."]])
+
+    run_script("run_classifier.py", "--task_name=STS-B", f"--data_dir={data}",
+               "--albert_config_file=run/configs/albert_tiny.json", f"--spm_model_file={SAMPLE_MODEL}",
+               f"--output_dir={tmp_path / 'out'}", "--max_seq_length=16", "--do_train", "--do_eval", "--do_predict",
+               "--train_step=2", "--save_checkpoints_steps=2", "--train_batch_size=4", "--eval_batch_size=4")
+
+    results = (tmp_path / "out" / "eval_results.txt").read_text()
+    rows = [line.split("\t") for line in (tmp_path / "out" / "submit_results.tsv").read_text().splitlines()[1:]]
+    assert "pearson = " in results and "spearman = " in results
+    assert [index for index, _ in rows] == ["0", "1"] and all(np.isfinite(float(score)) for _, score in rows)
