@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from albert_tf import (AlbertClassifier, AlbertMultipleChoice, AlbertPretrainer, AlbertQuestionAnswerer,
+from albert_tf import (AlbertClassifier, CheckpointMismatchError, AlbertMultipleChoice, AlbertPretrainer, AlbertQuestionAnswerer,
                        load_checkpoint)
 from albert_tf.checkpoint.native import save_native_checkpoint
 from tests.harness import check_keras_save_load, outputs_close
@@ -115,14 +115,11 @@ def test_task_models_survive_keras_save_load(make, grouped_config, padded_batch,
     check_keras_save_load(make(grouped_config), inputs, tmp_path)
 
 
-def test_task_model_starts_from_a_pretraining_checkpoint_encoder(grouped_config, padded_batch, tmp_path):
-    pretrainer = AlbertPretrainer(grouped_config)
-    prefix = save_native_checkpoint(pretrainer, str(tmp_path / "pretrained"))
-    model = AlbertClassifier(grouped_config, num_labels=2)
+def test_a_checkpoint_without_the_task_head_is_refused_unless_allowed(grouped_config, tmp_path):
+    prefix = save_native_checkpoint(AlbertPretrainer(grouped_config), str(tmp_path / "pretrained"))
 
-    load_checkpoint(model, prefix)
-
-    outputs_close(model.encoder(encoder_inputs(padded_batch)), pretrainer.encoder(encoder_inputs(padded_batch)), atol=0)
+    with pytest.raises(CheckpointMismatchError, match=r"has no \['classifier'\]"):
+        load_checkpoint(AlbertClassifier(grouped_config, num_labels=2), prefix)
 
 
 def test_task_model_starts_from_a_training_checkpoint_whose_variables_are_named_through_the_optimizer(
