@@ -9,6 +9,8 @@ import os
 import tensorflow as tf
 from absl import flags, logging
 
+import albert_tf
+
 from albert_tf.finetuning.trainer import FinetuningConfig
 from albert_tf.training import strategy as strategies
 
@@ -58,6 +60,17 @@ def check_common_flags():
     if FLAGS.albert_hub_module_handle:
         raise flags.ValidationError("--albert_hub_module_handle: TF1 Hub modules cannot be loaded in TF2; pass the "
                                     "module's checkpoint as --init_checkpoint (run/convert_checkpoint.py reads it)")
+
+
+def albert_config_and_tokenizer():
+    """The pretrained model's config and tokenizer, checked to belong together."""
+    albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
+    tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case)
+    if tokenizer.vocab_size != albert_config.vocab_size:
+        raise flags.ValidationError(
+            f"--spm_model_file has {tokenizer.vocab_size} pieces but --albert_config_file says "
+            f"vocab_size={albert_config.vocab_size}: they are not the same model's")
+    return albert_config, tokenizer
 
 
 def create_strategy():

@@ -34,27 +34,20 @@ FLAGS = flags.FLAGS
 
 
 def cached_features(task, split, tokenizer):
-    """The split's features from the cache, building the cache first when it is missing or stale."""
+    """The split's features, tokenized once and then read from --cached_dir."""
     cache_dir = FLAGS.cached_dir or FLAGS.output_dir
     tf.io.gfile.makedirs(cache_dir)
-    path = os.path.join(cache_dir, f"{task.name}_{split}")
     key = {"data_file": os.path.abspath(os.path.join(FLAGS.data_dir, getattr(task, split).file)),
            "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
            "max_seq_length": FLAGS.max_seq_length}
-    stats = feature_cache.cached_stats(path, key)
-    if stats is None:
+
+    def build():
         examples = glue.read_examples(FLAGS.data_dir, task, split)
         features, stats = glue.build_features(examples, task, tokenizer, FLAGS.max_seq_length)
-        stats["ids"] = [example.guid.split("-", 1)[1] for example in examples]
-        feature_cache.write_features(path, features, key, stats)
-    else:
-        logging.info("Read cached %s features from %s.tf_record.", split, path)
-    if stats["truncated"]:
-        logging.warning("%s %s: %d of %d examples are longer than --max_seq_length=%d and were truncated.",
-                        task.name, split, stats["truncated"], stats["examples"], FLAGS.max_seq_length)
-    if not stats["examples"]:
-        raise ValueError(f"{task.name} {split}: the file has no examples")
-    return feature_cache.read_features(path, glue.feature_spec(task, FLAGS.max_seq_length)), stats
+        return features, {**stats, "ids": [example.guid.split("-", 1)[1] for example in examples]}
+
+    return feature_cache.load_or_build(os.path.join(cache_dir, f"{task.name}_{split}"), key, build,
+                                       glue.feature_spec(task, FLAGS.max_seq_length), f"{task.name} {split}")
 
 
 def labels_of(features, task):
@@ -82,11 +75,7 @@ def main(argv):
     if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
         raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
     task = glue.get_task(FLAGS.task_name)
-    albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
-    tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case)
-    if tokenizer.vocab_size != albert_config.vocab_size:
-        raise app.UsageError(f"--spm_model_file has {tokenizer.vocab_size} pieces but --albert_config_file says "
-                             f"vocab_size={albert_config.vocab_size}: they are not the same model's")
+    albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
     finetuning_flags.record_flags()
     strategy = finetuning_flags.create_strategy()
     config = finetuning_flags.finetuning_config()

@@ -117,7 +117,7 @@ def test_predict_only_uses_the_existing_checkpoint_and_reuses_the_feature_cache(
 
     result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_predict", "--do_eval"))
 
-    assert "Read cached dev features" in result.stderr and "Predicting with" in result.stderr
+    assert "Read cached sst-2 dev features" in result.stderr and "Predicting with" in result.stderr
     assert len((tmp_path / "test_results.tsv").read_text().splitlines()) == 147
 
 

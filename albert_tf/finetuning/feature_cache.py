@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 
 def _feature(values):
@@ -48,3 +49,23 @@ def read_features(path, spec):
         return {name: tf.reshape(tf.cast(parsed[name], dtype), shape) for name, (shape, dtype) in spec.items()}
 
     return tf.data.TFRecordDataset(path + ".tf_record").map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def load_or_build(path, key, build, spec, description):
+    """The cached features at `path`, built first with `build()` → (features, stats) when the
+    cache is missing or was made with another `key`. Logs how many examples were truncated.
+
+    Returns the dataset and the stats (which include `examples` and `truncated`).
+    """
+    stats = cached_stats(path, key)
+    if stats is None:
+        features, stats = build()
+        write_features(path, features, key, stats)
+    else:
+        logging.info("Read cached %s features from %s.tf_record.", description, path)
+    if not stats["examples"]:
+        raise ValueError(f"{description}: no examples")
+    if stats["truncated"]:
+        logging.warning("%s: %d of %d examples are longer than the maximum sequence length and were truncated.",
+                        description, stats["truncated"], stats["examples"])
+    return read_features(path, spec), stats

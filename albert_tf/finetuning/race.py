@@ -1,0 +1,116 @@
+"""RACE multiple-choice reading comprehension in its released layout.
+
+`<data_dir>/{train,dev,test}/{middle,high}/*.txt`, each file one JSON passage: `article`, and
+parallel lists `questions`, `options` (four strings per question) and `answers` ("A"-"D").
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from albert_tf.finetuning.features import encode_tokens
+
+NUM_CHOICES = 4
+ANSWERS = "ABCD"
+LEVELS = ("middle", "high")
+
+
+class RaceFormatError(ValueError):
+    """A RACE file that does not have the released layout; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RaceExample:
+    guid: str
+    level: str
+    article: str
+    question: str
+    options: tuple
+    label: int  # index of the right option
+
+
+def read_examples(data_dir, split, levels=LEVELS):
+    """Every question of `split` ("train", "dev" or "test") of the given levels, in file order."""
+    examples = []
+    for level in levels:
+        directory = os.path.join(data_dir, split, level)
+        files = sorted(tf.io.gfile.glob(os.path.join(directory, "*.txt")))
+        if not files:
+            raise FileNotFoundError(f"no RACE files in {directory} (expected --data_dir/{split}/{level}/*.txt)")
+        for path in files:
+            examples.extend(_read_file(path, f"{split}/{level}/{os.path.basename(path)}", level))
+    return examples
+
+
+def _read_file(path, name, level):
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            record = json.load(f)
+    except json.JSONDecodeError as e:
+        raise RaceFormatError(f"{path}: not valid JSON ({e})") from None
+    missing = [key for key in ("article", "questions", "options", "answers") if key not in record]
+    if missing:
+        raise RaceFormatError(f"{path}: missing field(s) {missing}")
+    questions, options, answers = record["questions"], record["options"], record["answers"]
+    if not len(questions) == len(options) == len(answers):
+        raise RaceFormatError(f"{path}: {len(questions)} questions, {len(options)} option lists and {len(answers)} "
+                              "answers; expected one of each per question")
+    examples = []
+    for i, (question, choices, answer) in enumerate(zip(questions, options, answers)):
+        if len(choices) != NUM_CHOICES:
+            raise RaceFormatError(f"{path}: question {i} has {len(choices)} options; expected {NUM_CHOICES}")
+        if answer not in ANSWERS:
+            raise RaceFormatError(f"{path}: question {i} has answer {answer!r}; expected one of A, B, C, D")
+        examples.append(RaceExample(f"{name}#{i}", level, record["article"], question, tuple(choices),
+                                    ANSWERS.index(answer)))
+    return examples
+
+
+def question_with_option(question, option):
+    """The option fills the blank of a cloze question ("_"), else follows the question."""
+    return question.replace("_", option) if "_" in question else f"{question} {option}"
+
+
+def build_features(examples, tokenizer, max_seq_length, max_qa_length):
+    """[CLS] article [SEP] question+option [SEP] for each option, [4, max_seq_length] per example.
+
+    As the original: the question+option keeps its last `max_qa_length` tokens, and the article
+    is cut from its end to make room. Returns the features and counts (examples, truncated).
+    """
+    features, truncated = [], 0
+    for example in examples:
+        article = tokenizer.tokenize(example.article)
+        choices = []
+        for option in example.options:
+            qa = tokenizer.tokenize(question_with_option(example.question, option))[-max_qa_length:]
+            choices.append(encode_tokens(tokenizer, article, qa, max_seq_length))
+        truncated += any(choice.truncated for choice in choices)
+        features.append({name: np.array([getattr(choice, name) for choice in choices], np.int32)
+                         for name in ("input_word_ids", "input_mask", "input_type_ids")}
+                        | {"label_ids": example.label})
+    return features, {"examples": len(examples), "truncated": truncated}
+
+
+def feature_spec(max_seq_length):
+    spec = {name: ((NUM_CHOICES, max_seq_length), tf.int32)
+            for name in ("input_word_ids", "input_mask", "input_type_ids")}
+    spec["label_ids"] = ((), tf.int32)
+    return spec
+
+
+def per_example_loss(outputs, batch):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(batch["label_ids"], outputs["logits"])
+
+
+def race_metrics(labels, logits, levels):
+    """Accuracy overall and per level (RACE reports middle and high apart)."""
+    correct = np.argmax(logits, axis=-1) == np.asarray(labels)
+    levels = np.asarray(levels)
+    results = {"eval_accuracy": float(correct.mean())}
+    for level in LEVELS:
+        if (levels == level).any():
+            results[f"{level}_accuracy"] = float(correct[levels == level].mean())
+    return results

@@ -1,0 +1,115 @@
+"""Fine-tunes ALBERT on RACE (multiple choice, 4 options); evaluates every checkpoint; predicts.
+
+    python run/run_race.py --data_dir=RACE --albert_config_file=… --spm_model_file=… \
+        --init_checkpoint=… --output_dir=out/race --do_train --do_eval --do_predict
+
+Accepts the original run_race.py flags and defaults (lr 1e-5, 12000 steps, 1000 warmup).
+Outputs in --output_dir: checkpoints, eval_results.txt (dev accuracy, also per level),
+best_trial.txt and model.ckpt-best, predict_results.txt (accuracy on test, which RACE labels)
+and test_predictions.tsv (the chosen option per question), TensorBoard summaries.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+import albert_tf
+import finetuning_flags
+from albert_tf.finetuning import feature_cache, race
+from albert_tf.finetuning.trainer import Finetuner
+
+finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=1e-5, save_checkpoints_steps=100,
+                                     train_steps=12000, warmup_steps=1000, do_train=True, do_eval=True)
+flags.DEFINE_string("data_dir", None, "RACE directory: {train,dev,test}/{middle,high}/*.txt.")
+flags.DEFINE_string("task_name", "race", "Only 'race'.")
+flags.DEFINE_string("cached_dir", None, "Where tokenized features are cached (default: --output_dir).")
+flags.DEFINE_string("train_file", None, "Training feature cache path prefix (default: <cached_dir>/race_train).")
+flags.DEFINE_string("eval_file", None, "Dev feature cache path prefix (default: <cached_dir>/race_dev).")
+flags.DEFINE_string("predict_file", None, "Test feature cache path prefix (default: <cached_dir>/race_test).")
+flags.DEFINE_float("dropout_prob", 0.1, "Dropout on the pooled output before the choice scorer.")
+flags.DEFINE_integer("max_qa_length", 128, "Question + option tokens kept (the last ones).")
+flags.DEFINE_bool("high_only", False, "Only the high-school questions.")
+flags.DEFINE_bool("middle_only", False, "Only the middle-school questions.")
+flags.DEFINE_integer("num_keep_checkpoint", None, "Original flag; use --keep_checkpoint_max.")
+FLAGS = flags.FLAGS
+
+
+def levels():
+    if FLAGS.high_only and FLAGS.middle_only:
+        raise app.UsageError("--high_only and --middle_only exclude each other")
+    return ("high",) if FLAGS.high_only else ("middle",) if FLAGS.middle_only else race.LEVELS
+
+
+def cached_features(split, path_flag, tokenizer):
+    """The split's examples' levels and features, tokenized once and then read from the cache."""
+    cache_dir = FLAGS.cached_dir or FLAGS.output_dir
+    tf.io.gfile.makedirs(cache_dir)
+    path = path_flag or os.path.join(cache_dir, f"race_{split}")
+    key = {"data_dir": os.path.abspath(FLAGS.data_dir), "levels": list(levels()),
+           "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
+           "max_seq_length": FLAGS.max_seq_length, "max_qa_length": FLAGS.max_qa_length}
+
+    def build():
+        examples = race.read_examples(FLAGS.data_dir, split, levels())
+        features, stats = race.build_features(examples, tokenizer, FLAGS.max_seq_length, FLAGS.max_qa_length)
+        return features, {**stats, "levels": [e.level for e in examples], "ids": [e.guid for e in examples]}
+
+    return feature_cache.load_or_build(path, key, build, race.feature_spec(FLAGS.max_seq_length), f"RACE {split}")
+
+
+def evaluator(finetuner, features, stats, batch_size):
+    labels = np.array([feature["label_ids"] for feature in features.as_numpy_iterator()])
+
+    def evaluate():
+        logits = finetuner.predict(features, batch_size)["logits"]
+        loss = float(np.mean(race.per_example_loss({"logits": tf.constant(logits)}, {"label_ids": tf.constant(labels)})))
+        return {**race.race_metrics(labels, logits, stats["levels"]), "eval_loss": loss}
+
+    return evaluate
+
+
+def main(argv):
+    del argv
+    finetuning_flags.check_common_flags()
+    if FLAGS.task_name.lower() != "race":
+        raise app.UsageError(f"--task_name={FLAGS.task_name!r}: run_race.py runs only 'race'")
+    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+        raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
+    albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
+    finetuning_flags.record_flags()
+    strategy = finetuning_flags.create_strategy()
+    config = finetuning_flags.finetuning_config()
+    finetuner = Finetuner(
+        strategy, lambda dtype: albert_tf.AlbertMultipleChoice(albert_config, race.NUM_CHOICES, FLAGS.dropout_prob,
+                                                               dtype=dtype),
+        race.per_example_loss, config)
+
+    evaluate = None
+    if FLAGS.do_eval:
+        evaluate = evaluator(finetuner, *cached_features("dev", FLAGS.eval_file, tokenizer), config.eval_batch_size)
+    if FLAGS.do_train:
+        train_features, _ = cached_features("train", FLAGS.train_file, tokenizer)
+        finetuner.train(train_features, evaluate, "eval_accuracy")
+    elif FLAGS.do_eval:
+        finetuner.evaluate_all_checkpoints(evaluate, "eval_accuracy")
+    if FLAGS.do_predict:
+        finetuner.restore_for_inference()
+        test_features, stats = cached_features("test", FLAGS.predict_file, tokenizer)
+        logits = finetuner.predict(test_features, config.predict_batch_size)["logits"]
+        labels = np.array([feature["label_ids"] for feature in test_features.as_numpy_iterator()])
+        results = race.race_metrics(labels, logits, stats["levels"])
+        with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "predict_results.txt"), "w") as f:
+            f.write("".join(f"{key} = {value}\n" for key, value in results.items()))
+        with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "test_predictions.tsv"), "w") as f:
+            f.write("id\tprediction\n" + "".join(f"{guid}\t{race.ANSWERS[choice]}\n" for guid, choice in
+                                                 zip(stats["ids"], np.argmax(logits, axis=-1))))
+        logging.info("test: %s", ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["data_dir"])
+    app.run(main)
