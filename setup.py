@@ -26,7 +26,10 @@ setuptools.setup(
         "numpy>=1.26",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100"],
+        # run_classifier.py --tfds_name; tensorflow-datasets 4.9 imports importlib_resources
+        # without declaring it.
+        "tfds": ["tensorflow-datasets==4.9.10", "importlib_resources>=6"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6"],
         # Peers measured by run/benchmark.py; never needed at run time.
         "bench": ["keras-hub==0.32.*"],
     },

@@ -27,6 +27,9 @@ finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=5e-5, sav
                                      train_steps=1000, warmup_steps=0)
 flags.DEFINE_string("data_dir", None, "Directory with the task's GLUE TSV files.")
 flags.DEFINE_string("task_name", None, f"One of {sorted(glue.GLUE_TASKS)} (case-insensitive).")
+flags.DEFINE_string("tfds_name", None, "Instead of --data_dir: a GLUE dataset prepared by TensorFlow Datasets, "
+                    "e.g. glue/mrpc (read from --tfds_data_dir, never downloaded).")
+flags.DEFINE_string("tfds_data_dir", os.path.expanduser("~/tensorflow_datasets"), "Where --tfds_name is prepared.")
 flags.DEFINE_string("cached_dir", None, "Where tokenized features are cached (default: --output_dir).")
 flags.DEFINE_float("classifier_dropout", 0.1, "Dropout on the pooled output (the original hardcoded 0.1).")
 flags.DEFINE_string("export_dir", None, "Not here: use run/export_saved_model.py --task=classifier.")
@@ -37,12 +40,16 @@ def cached_features(task, split, tokenizer):
     """The split's features, tokenized once and then read from --cached_dir."""
     cache_dir = FLAGS.cached_dir or FLAGS.output_dir
     tf.io.gfile.makedirs(cache_dir)
-    key = {"data_file": os.path.abspath(os.path.join(FLAGS.data_dir, getattr(task, split).file)),
-           "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
+    source = (f"tfds:{glue.tfds_dataset_dir(FLAGS.tfds_name, FLAGS.tfds_data_dir)}" if FLAGS.tfds_name
+              else os.path.abspath(os.path.join(FLAGS.data_dir, getattr(task, split).file)))
+    key = {"data": source, "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
            "max_seq_length": FLAGS.max_seq_length}
 
     def build():
-        examples = glue.read_examples(FLAGS.data_dir, task, split)
+        if FLAGS.tfds_name:
+            examples = glue.read_tfds_examples(FLAGS.tfds_name, FLAGS.tfds_data_dir, task, split)
+        else:
+            examples = glue.read_examples(FLAGS.data_dir, task, split)
         features, stats = glue.build_features(examples, task, tokenizer, FLAGS.max_seq_length)
         return features, {**stats, "ids": [example.guid.split("-", 1)[1] for example in examples]}
 
@@ -74,6 +81,8 @@ def main(argv):
     finetuning_flags.check_common_flags()
     if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
         raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
+    if bool(FLAGS.data_dir) == bool(FLAGS.tfds_name):
+        raise app.UsageError("pass exactly one of --data_dir (GLUE TSV files) and --tfds_name")
     task = glue.get_task(FLAGS.task_name)
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
     finetuning_flags.record_flags()
@@ -109,5 +118,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["data_dir", "task_name"])
+    flags.mark_flags_as_required(["task_name"])
     app.run(main)

@@ -144,3 +144,52 @@ def test_regression_task_writes_scores(tmp_path):
     rows = [line.split("\t") for line in (tmp_path / "out" / "submit_results.tsv").read_text().splitlines()[1:]]
     assert "pearson = " in results and "spearman = " in results
     assert [index for index, _ in rows] == ["0", "1"] and all(np.isfinite(float(score)) for _, score in rows)
+
+
+def store_tfds_glue(data_dir, config, features, splits):
+    """A GLUE dataset prepared the way TensorFlow Datasets stores it, without any download."""
+    import tensorflow_datasets as tfds
+
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name="glue", config=config, version="2.0.0", data_dir=str(data_dir),
+        features=tfds.features.FeaturesDict(features),
+        split_datasets={split: list(enumerate(rows)) for split, rows in splits.items()})
+
+
+def test_tfds_mnli_labels_map_by_name_and_unlabeled_test_rows_have_none(tmp_path):
+    import tensorflow_datasets as tfds
+
+    # TFDS orders MNLI's labels differently from the GLUE TSVs.
+    names = ["entailment", "neutral", "contradiction"]
+    row = {"premise": "He ran.", "hypothesis": "He sat.", "idx": np.int32(0)}
+    store_tfds_glue(tmp_path, "mnli", {"premise": tfds.features.Text(), "hypothesis": tfds.features.Text(),
+                                       "label": tfds.features.ClassLabel(names=names), "idx": np.int32},
+                    {"validation_matched": [{**row, "label": 2}], "test_matched": [{**row, "label": -1}]})
+    task = glue.get_task("mnli")
+
+    dev, test = (glue.read_tfds_examples("glue/mnli", str(tmp_path), task, split)[0] for split in ("dev", "test"))
+
+    assert (dev.text_a, dev.text_b, dev.label, test.label) == ("He ran.", "He sat.", "contradiction", None)
+
+
+def test_a_tfds_dataset_that_is_not_prepared_names_both_flags(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"--tfds_name=glue/rte: no prepared dataset under --tfds_data_dir="):
+        glue.read_tfds_examples("glue/rte", str(tmp_path), glue.get_task("rte"), "train")
+
+
+def test_run_classifier_reads_a_local_tfds_dataset(tmp_path):
+    import tensorflow_datasets as tfds
+
+    rows = [{"sentence": f"sentence number {i}", "label": i % 2, "idx": np.int32(i)} for i in range(8)]
+    store_tfds_glue(tmp_path / "tfds", "sst2", {"sentence": tfds.features.Text(), "idx": np.int32,
+                                                "label": tfds.features.ClassLabel(names=["negative", "positive"])},
+                    {"train": rows, "validation": rows, "test": [{**r, "label": -1} for r in rows[:3]]})
+
+    run_script("run_classifier.py", "--task_name=SST-2", "--tfds_name=glue/sst2", f"--tfds_data_dir={tmp_path / 'tfds'}",
+               "--albert_config_file=run/configs/albert_tiny.json", f"--spm_model_file={SAMPLE_MODEL}",
+               f"--output_dir={tmp_path / 'out'}", "--max_seq_length=16", "--do_train", "--do_eval", "--do_predict",
+               "--train_step=2", "--save_checkpoints_steps=2", "--train_batch_size=4", "--eval_batch_size=4")
+
+    rows = [line.split("\t") for line in (tmp_path / "out" / "submit_results.tsv").read_text().splitlines()[1:]]
+    # TFDS stores rows in its own order; the GLUE index travels with each row.
+    assert sorted(index for index, _ in rows) == ["0", "1", "2"] and {label for _, label in rows} <= {"0", "1"}

@@ -203,3 +203,65 @@ def task_metrics(task, labels, logits):
     if task.is_regression:
         return regression_metrics(labels, logits[:, 0])
     return classification_metrics(labels, np.argmax(logits, axis=-1))
+
+
+# TFDS's GLUE datasets: text features per task, and split names where they differ.
+TFDS_TEXT_FEATURES = {
+    "cola": ("sentence", None), "sst-2": ("sentence", None), "mrpc": ("sentence1", "sentence2"),
+    "qqp": ("question1", "question2"), "qnli": ("question", "sentence"), "rte": ("sentence1", "sentence2"),
+    "wnli": ("sentence1", "sentence2"), "sts-b": ("sentence1", "sentence2"), "mnli": ("premise", "hypothesis"),
+    "mismnli": ("premise", "hypothesis"), "ax": ("premise", "hypothesis"),
+}
+TFDS_SPLITS = {"mnli": {"dev": "validation_matched", "test": "test_matched"},
+               "mismnli": {"dev": "validation_mismatched", "test": "test_mismatched"},
+               "ax": {"dev": "validation_matched"}}
+
+
+def tfds_dataset_dir(tfds_name, tfds_data_dir):
+    """The prepared directory of `name[/config][:version]` under `tfds_data_dir` (newest version
+    when none is given); an error naming both flags when it is not there."""
+    name, _, version = tfds_name.partition(":")
+    base = os.path.join(tfds_data_dir, *name.split("/"))
+    versions = sorted((v for v in tf.io.gfile.listdir(base) if v[:1].isdigit()),
+                      key=lambda v: [int(p) for p in v.strip("/").split(".") if p.isdigit()]) \
+        if tf.io.gfile.isdir(base) else []
+    if version:
+        versions = [v for v in versions if v.strip("/") == version]
+    if not versions:
+        raise FileNotFoundError(f"--tfds_name={tfds_name}: no prepared dataset under --tfds_data_dir={tfds_data_dir} "
+                                f"(looked for {base}/<version>); datasets are read locally, never downloaded")
+    return os.path.join(base, versions[-1].strip("/"))
+
+
+def read_tfds_examples(tfds_name, tfds_data_dir, task, split_name):
+    """Examples of a GLUE task from a TFDS dataset prepared in `tfds_data_dir` (no downloads).
+
+    TFDS class labels map to the task's labels by name where the names are the task's (MNLI,
+    QNLI, RTE), else by index (GLUE's "0"/"1" tasks).
+    """
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ImportError("--tfds_name needs tensorflow-datasets: pip install 'albert_tf[tfds]'") from None
+    builder = tfds.builder_from_directory(tfds_dataset_dir(tfds_name, tfds_data_dir))
+    split = TFDS_SPLITS.get(task.name, {}).get(split_name, "validation" if split_name == "dev" else split_name)
+    if split not in builder.info.splits:
+        raise ValueError(f"--tfds_name={tfds_name} has no split {split!r} for {task.name} {split_name}; it has "
+                         f"{sorted(builder.info.splits)}")
+    text_a, text_b = TFDS_TEXT_FEATURES[task.name]
+    label_names = None if task.is_regression else builder.info.features["label"].names
+    by_name = label_names is not None and set(label_names) <= set(task.labels)
+    examples = []
+    for i, row in enumerate(builder.as_dataset(split=split).as_numpy_iterator()):
+        label = row.get("label")
+        if task.is_regression:
+            label = float(label) if label is not None else None
+        elif label is not None and label >= 0:
+            label = _parse_label(task, label_names[label] if by_name else str(label), f"{tfds_name}[{split}][{i}]")
+        else:
+            label = None  # TFDS marks unlabeled (test) rows with -1
+        guid = str(row["idx"]) if "idx" in row else str(i)
+        examples.append(GlueExample(f"{split_name}-{guid}", row[text_a].decode("utf-8"),
+                                    row[text_b].decode("utf-8") if text_b else None, label,
+                                    f"{tfds_name}[{split}][{i}]"))
+    return examples
