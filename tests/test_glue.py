@@ -193,3 +193,18 @@ def test_run_classifier_reads_a_local_tfds_dataset(tmp_path):
     rows = [line.split("\t") for line in (tmp_path / "out" / "submit_results.tsv").read_text().splitlines()[1:]]
     # TFDS stores rows in its own order; the GLUE index travels with each row.
     assert sorted(index for index, _ in rows) == ["0", "1", "2"] and {label for _, label in rows} <= {"0", "1"}
+
+
+def test_mirrored_fine_tuning_matches_one_device(tmp_path):
+    def eval_loss(strategy):
+        output_dir = tmp_path / strategy
+        run_script("run_classifier.py", *classifier_flags(
+            output_dir, f"--strategy={strategy}", "--num_logical_cpus=2", "--classifier_dropout=0", "--do_train",
+            "--do_eval", "--train_step=3", "--save_checkpoints_steps=3", "--train_batch_size=8",
+            "--learning_rate=1e-3", "--cached_dir=" + str(tmp_path / "cache")))
+        line = next(l for l in (output_dir / "eval_results.txt").read_text().splitlines() if l.startswith("eval_loss"))
+        return float(line.split("=")[1])
+
+    # The loss divides by the global batch size on every replica, so 2 replicas take the same
+    # steps as one device up to float32 summation order.
+    assert eval_loss("mirrored") == pytest.approx(eval_loss("one_device"), abs=1e-5)
