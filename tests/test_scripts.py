@@ -37,3 +37,16 @@ def test_data_benchmark_reports_writer_and_pipeline_throughput():
     result = run_script("benchmark.py", "data", "--data_seq=64", "--data_dupe_factor=1", "--data_batch=8")
 
     assert "create_pretraining_data, 1 worker(s):" in result.stdout and "input pipeline, batch 8 x seq 64" in result.stdout
+
+
+def test_make_finetuning_samples_rebuilds_the_committed_sample_tasks(tmp_path):
+    import filecmp
+    import os
+
+    run_script("make_finetuning_samples.py", f"--output_dir={tmp_path}")
+
+    for task in ("glue", "RACE"):
+        for root, _, files in os.walk(os.path.join("tfrecords/sample", task)):
+            rebuilt = os.path.join(tmp_path, os.path.relpath(root, "tfrecords/sample"))
+            _, mismatch, errors = filecmp.cmpfiles(root, rebuilt, files, shallow=False)
+            assert not mismatch and not errors, (root, mismatch, errors)
