@@ -1,7 +1,8 @@
 """Flags shared by run_classifier.py, run_squad.py and run_race.py, with the original names.
 
 Each script calls `define_common_flags` with its own original defaults, then turns the parsed
-flags into a strategy and a `FinetuningConfig` with the functions below.
+flags into a `FinetuningConfig` with the functions below and a strategy with
+`job_flags.create_strategy`.
 """
 
 import os
@@ -10,9 +11,8 @@ import tensorflow as tf
 from absl import flags, logging
 
 import albert_tf
-
+import job_flags
 from albert_tf.finetuning.trainer import FinetuningConfig
-from albert_tf.training import strategy as strategies
 
 FLAGS = flags.FLAGS
 
@@ -42,17 +42,7 @@ def define_common_flags(*, max_seq_length, learning_rate, save_checkpoints_steps
     flags.DEFINE_integer("keep_checkpoint_max", 5, "Training checkpoints to keep (the best is kept apart).")
     flags.DEFINE_integer("iterations_per_loop", 1000, "Steps run inside one compiled call.")
     flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
-    flags.DEFINE_bool("use_tpu", False, "Run on a TPU (selects --strategy=tpu).")
-    flags.DEFINE_string("tpu_name", None, "TPU name or address.")
-    flags.DEFINE_string("tpu_zone", None, "GCE zone of the TPU.")
-    flags.DEFINE_string("gcp_project", None, "GCP project of the TPU.")
-    flags.DEFINE_string("master", None, "TPU master address.")
-    flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores; only checked against what the TPU reports.")
-    flags.DEFINE_enum("strategy", None, strategies.STRATEGIES, "tf.distribute strategy; default as run/pretrain.py.")
-    flags.DEFINE_integer("num_logical_cpus", 0, "Split the CPU into this many logical devices.")
-    flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy.")
-    flags.DEFINE_bool("jit_compile", False, "Compile the forward and backward pass with XLA.")
-    flags.DEFINE_integer("seed", 12345, "Seed for initialization, dropout and input order.")
+    job_flags.define_device_flags()
     flags.mark_flags_as_required(["albert_config_file", "spm_model_file", "output_dir"])
 
 
@@ -71,17 +61,6 @@ def albert_config_and_tokenizer():
             f"--spm_model_file has {tokenizer.vocab_size} pieces but --albert_config_file says "
             f"vocab_size={albert_config.vocab_size}: they are not the same model's")
     return albert_config, tokenizer
-
-
-def create_strategy():
-    strategies.split_cpu(FLAGS.num_logical_cpus)
-    strategy = strategies.create_strategy(
-        FLAGS.strategy or strategies.default_strategy_name(FLAGS.use_tpu), tpu_name=FLAGS.tpu_name,
-        tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, master=FLAGS.master)
-    if FLAGS.use_tpu and strategy.num_replicas_in_sync != FLAGS.num_tpu_cores:
-        logging.warning("--num_tpu_cores=%d, but the TPU has %d cores; using %d.", FLAGS.num_tpu_cores,
-                        strategy.num_replicas_in_sync, strategy.num_replicas_in_sync)
-    return strategy
 
 
 def finetuning_config(num_train_steps=None, num_warmup_steps=None):

@@ -13,10 +13,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import app, flags
 
 import albert_tf
-from albert_tf.training import pretraining, strategy as strategies
+import job_flags
+from albert_tf.training import pretraining
 
 # The original run_pretraining.py flags, with its defaults.
 flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model to pretrain.")
@@ -40,28 +41,14 @@ flags.DEFINE_integer("save_checkpoints_steps", 5000, "Checkpoint every this many
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints to keep.")
 flags.DEFINE_integer("iterations_per_loop", 1000, "Steps run inside one compiled call.")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
-flags.DEFINE_bool("use_tpu", False, "Run on a TPU (selects --strategy=tpu).")
 flags.DEFINE_bool("init_from_group0", False, "Initialize every group from group_0 of --init_checkpoint.")
-flags.DEFINE_string("tpu_name", None, "TPU name or address.")
-flags.DEFINE_string("tpu_zone", None, "GCE zone of the TPU.")
-flags.DEFINE_string("gcp_project", None, "GCP project of the TPU.")
-flags.DEFINE_string("master", None, "TPU master address (used when --tpu_name is not given).")
-flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores; only checked against what the TPU reports.")
 flags.DEFINE_float("masked_lm_budget", 0, "Original flag for online masking, which the original never "
                    "implemented; only 0 is accepted.")
+job_flags.define_device_flags()
 # New flags.
-flags.DEFINE_enum("strategy", None, strategies.STRATEGIES,
-                  "tf.distribute strategy; default: tpu with --use_tpu, mirrored over several GPUs or "
-                  "logical CPUs, else one_device.")
-flags.DEFINE_integer("num_logical_cpus", 0, "Split the CPU into this many logical devices (to run and test "
-                     "the multi-replica path without GPUs).")
 flags.DEFINE_string("eval_input_file", None, "Held-out shards for --do_eval (default: the training files, "
                     "as the original).")
-flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
-                  "Keras dtype policy; mixed_float16 adds dynamic loss scaling.")
-flags.DEFINE_bool("jit_compile", False, "Compile the forward and backward pass with XLA.")
 flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer step.")
-flags.DEFINE_integer("seed", 12345, "Seed for initialization and input order.")
 FLAGS = flags.FLAGS
 
 
@@ -87,13 +74,7 @@ def main(argv):
     if FLAGS.masked_lm_budget:
         raise app.UsageError("--masked_lm_budget: online masking is not implemented (nor was it in the "
                              "original, where the flag had no effect); pass 0 and pre-masked records")
-    strategies.split_cpu(FLAGS.num_logical_cpus)
-    strategy = strategies.create_strategy(
-        FLAGS.strategy or strategies.default_strategy_name(FLAGS.use_tpu), tpu_name=FLAGS.tpu_name,
-        tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, master=FLAGS.master)
-    if FLAGS.use_tpu and strategy.num_replicas_in_sync != FLAGS.num_tpu_cores:
-        logging.warning("--num_tpu_cores=%d, but the TPU has %d cores; using %d.", FLAGS.num_tpu_cores,
-                        strategy.num_replicas_in_sync, strategy.num_replicas_in_sync)
+    strategy = job_flags.create_strategy()
     albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
     config = pretraining_config()
     tf.io.gfile.makedirs(FLAGS.output_dir)

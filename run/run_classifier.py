@@ -20,6 +20,7 @@ from absl import app, flags, logging
 
 import albert_tf
 import finetuning_flags
+import job_flags
 from albert_tf.finetuning import feature_cache, glue
 from albert_tf.finetuning.trainer import Finetuner
 
@@ -86,7 +87,7 @@ def main(argv):
     task = glue.get_task(FLAGS.task_name)
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
     finetuning_flags.record_flags()
-    strategy = finetuning_flags.create_strategy()
+    strategy = job_flags.create_strategy()
     config = finetuning_flags.finetuning_config()
     finetuner = Finetuner(
         strategy, lambda dtype: albert_tf.AlbertClassifier(albert_config, task.num_labels, FLAGS.classifier_dropout,

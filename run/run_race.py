@@ -19,6 +19,7 @@ from absl import app, flags, logging
 
 import albert_tf
 import finetuning_flags
+import job_flags
 from albert_tf.finetuning import feature_cache, race
 from albert_tf.finetuning.trainer import Finetuner
 
@@ -81,7 +82,7 @@ def main(argv):
         raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
     finetuning_flags.record_flags()
-    strategy = finetuning_flags.create_strategy()
+    strategy = job_flags.create_strategy()
     config = finetuning_flags.finetuning_config()
     finetuner = Finetuner(
         strategy, lambda dtype: albert_tf.AlbertMultipleChoice(albert_config, race.NUM_CHOICES, FLAGS.dropout_prob,
