@@ -8,7 +8,7 @@ flags into a `FinetuningConfig` with the functions below and a strategy with
 import os
 
 import tensorflow as tf
-from absl import flags, logging
+from absl import app, flags
 
 import albert_tf
 import job_flags
@@ -47,8 +47,10 @@ def define_common_flags(*, max_seq_length, learning_rate, save_checkpoints_steps
 
 
 def check_common_flags():
+    if not (FLAGS.do_train or getattr(FLAGS, "do_eval", False) or FLAGS.do_predict):
+        raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
     if FLAGS.albert_hub_module_handle:
-        raise flags.ValidationError("--albert_hub_module_handle: TF1 Hub modules cannot be loaded in TF2; pass the "
+        raise app.UsageError("--albert_hub_module_handle: TF1 Hub modules cannot be loaded in TF2; pass the "
                                     "module's checkpoint as --init_checkpoint (run/convert_checkpoint.py reads it)")
 
 
@@ -57,7 +59,7 @@ def albert_config_and_tokenizer():
     albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
     tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case)
     if tokenizer.vocab_size != albert_config.vocab_size:
-        raise flags.ValidationError(
+        raise app.UsageError(
             f"--spm_model_file has {tokenizer.vocab_size} pieces but --albert_config_file says "
             f"vocab_size={albert_config.vocab_size}: they are not the same model's")
     return albert_config, tokenizer

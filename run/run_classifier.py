@@ -80,8 +80,6 @@ def write_predictions(task, logits, ids):
 def main(argv):
     del argv
     finetuning_flags.check_common_flags()
-    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-        raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
     if bool(FLAGS.data_dir) == bool(FLAGS.tfds_name):
         raise app.UsageError("pass exactly one of --data_dir (GLUE TSV files) and --tfds_name")
     task = glue.get_task(FLAGS.task_name)

@@ -78,8 +78,6 @@ def main(argv):
     finetuning_flags.check_common_flags()
     if FLAGS.task_name.lower() != "race":
         raise app.UsageError(f"--task_name={FLAGS.task_name!r}: run_race.py runs only 'race'")
-    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-        raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
     finetuning_flags.record_flags()
     strategy = job_flags.create_strategy()
