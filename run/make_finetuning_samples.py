@@ -7,6 +7,9 @@ so the fine-tuning scripts run end to end without downloads (README, tests).
   else 0, balanced; learnable by a small model, unlike the real SST-2 at this scale.
 - `RACE/{train,dev,test}/{middle,high}/*.txt`: a passage of consecutive sentences, the question
   "Which word appears in the passage?", one option that does and three that do not.
+- `SQuAD/{train,dev,heldout}-v{1.1,2.0}.json`: paragraphs of consecutive sentences, the question
+  "What word follows "w1 w2 w3"?" answered by the next word of the paragraph; v2.0 adds
+  unanswerable questions whose three words come from another paragraph.
 
 The output is deterministic (seeded).
 """
@@ -86,13 +89,47 @@ def write_race(sentences, directory, rng, passage_length=4, questions_per_passag
     return count
 
 
+def squad_question(paragraph, other, rng, index, impossible):
+    words = (other if impossible else paragraph).split()
+    i = rng.randrange(0, len(words) - 3)
+    question = {"id": f"q{index}", "question": f'What word follows "{" ".join(words[i:i + 3])}"?'}
+    if impossible:
+        return {**question, "answers": [], "is_impossible": True}
+    start = len(" ".join(words[:i + 3])) + 1
+    return {**question, "answers": [{"text": words[i + 3], "answer_start": start}], "is_impossible": False}
+
+
+def write_squad(sentences, directory, rng, paragraph_length=5):
+    paragraphs = [" ".join(sentences[i:i + paragraph_length])
+                  for i in range(0, len(sentences) - paragraph_length, paragraph_length)]
+    splits = split_items(range(len(paragraphs)), rng)
+    splits["heldout"] = splits.pop("test")
+    os.makedirs(directory, exist_ok=True)
+    count = 0
+    for split, indices in splits.items():
+        indices = indices[:120 if split == "train" else 30]
+        for version in ("1.1", "2.0"):
+            data = []
+            for n, p in enumerate(indices):
+                other = paragraphs[indices[(n + 1) % len(indices)]]
+                qas = [squad_question(paragraphs[p], other, rng, f"{p}-{k}", version == "2.0" and k == 2)
+                       for k in range(3 if version == "2.0" else 2)]
+                data.append({"title": f"Botchan {p}", "paragraphs": [{"context": paragraphs[p], "qas": qas}]})
+                count += len(qas)
+            with open(os.path.join(directory, f"{split}-v{version}.json"), "w", encoding="utf-8") as f:
+                json.dump({"version": version, "data": data}, f, indent=0)
+    return count
+
+
 def main(argv):
     del argv
     rng = random.Random(FLAGS.seed)
     sentences = read_sentences(FLAGS.corpus)
     sst2 = write_sst2(sentences, os.path.join(FLAGS.output_dir, "glue", "SST-2"), rng)
     race = write_race(sentences, os.path.join(FLAGS.output_dir, "RACE"), rng)
-    print(f"SST-2 sample: {sst2} sentences; RACE sample: {race} questions → {FLAGS.output_dir}")
+    squad = write_squad(sentences, os.path.join(FLAGS.output_dir, "SQuAD"), rng)
+    print(f"SST-2 sample: {sst2} sentences; RACE sample: {race} questions; SQuAD sample: {squad} questions "
+          f"→ {FLAGS.output_dir}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,97 @@
+"""Model outputs on doc-stride windows → answers per question: n-best spans, null scores.
+
+v1.1 scores a span by start logit + end logit; v2.0 by start log-prob + end log-prob from the
+model's top-k starts and their top-k ends. A span is valid when both ends lie in the context of
+the window, the end does not precede the start, it is at most `max_answer_length` tokens long,
+and the window is the start token's max-context window. The answer text is the original
+context between the first token's first character and the last token's last character.
+"""
+
+import collections
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    text: str
+    score: float
+    start_char: int
+    end_char: int
+
+
+def _spans_v1(outputs, i, n_best_size):
+    starts = np.argsort(-outputs["start_logits"][i])[:n_best_size]
+    ends = np.argsort(-outputs["end_logits"][i])[:n_best_size]
+    for s in starts:
+        for e in ends:
+            yield int(s), int(e), float(outputs["start_logits"][i][s] + outputs["end_logits"][i][e])
+
+
+def _spans_v2(outputs, i, n_best_size):
+    del n_best_size  # the model already chose start_n_top × end_n_top spans
+    for k, s in enumerate(outputs["start_top_index"][i]):
+        for j, e in enumerate(outputs["end_top_index"][i][k]):
+            yield int(s), int(e), float(outputs["start_top_log_probs"][i][k] + outputs["end_top_log_probs"][i][k][j])
+
+
+def decode(examples, features, outputs, n_best_size=20, max_answer_length=30, version_2_with_negative=False):
+    """Returns (predictions {id: text}, nbest {id: [dict]}, null_scores {id: float} or None).
+
+    `outputs` holds the model's outputs as arrays, one row per feature. The null score of a
+    question is the minimum of its windows' `cls_logits` (v2), as the original.
+    """
+    by_example = collections.defaultdict(list)
+    for i, feature in enumerate(features):
+        by_example[feature.example_index].append(i)
+    spans = _spans_v2 if version_2_with_negative else _spans_v1
+    predictions, nbest, null_scores = {}, {}, {} if version_2_with_negative else None
+    for example_index, example in enumerate(examples):
+        candidates = {}
+        for i in by_example[example_index]:
+            feature = features[i]
+            for start, end, score in spans(outputs, i, n_best_size):
+                if (start not in feature.token_spans or end not in feature.token_spans or end < start
+                        or end - start + 1 > max_answer_length or not feature.token_is_max_context.get(start)):
+                    continue
+                start_char, end_char = feature.token_spans[start][0], feature.token_spans[end][1]
+                key = (start_char, end_char)
+                if key not in candidates or candidates[key].score < score:
+                    candidates[key] = Candidate(example.context[start_char:end_char].strip(), score, start_char,
+                                                end_char)
+        ranked = sorted(candidates.values(), key=lambda c: -c.score)[:n_best_size] or [Candidate("", 0.0, -1, -1)]
+        probabilities = tf.nn.softmax(np.array([c.score for c in ranked], np.float64)).numpy()
+        nbest[example.qas_id] = [{"text": c.text, "probability": float(p), "score": c.score}
+                                 for c, p in zip(ranked, probabilities)]
+        predictions[example.qas_id] = ranked[0].text
+        if version_2_with_negative:
+            null_scores[example.qas_id] = float(min(outputs["cls_logits"][i] for i in by_example[example_index]))
+    return predictions, nbest, null_scores
+
+
+def apply_null_threshold(predictions, null_scores, threshold):
+    """"" for every question whose null score reaches `threshold`, else its best span."""
+    return {qas_id: "" if null_scores[qas_id] >= threshold else text for qas_id, text in predictions.items()}
+
+
+def per_example_loss(version_2_with_negative):
+    """The original's SQuAD losses, per window.
+
+    v1.1: (CE(start) + CE(end)) / 2 on the start and end logits. v2.0: (−log p(start) −
+    log p(end | gold start)) / 2 + 0.5 · sigmoid CE(cls_logits, is_impossible).
+    """
+    def v1(outputs, batch):
+        start = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["start_positions"], outputs["start_logits"])
+        end = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["end_positions"], outputs["end_logits"])
+        return (start + end) / 2
+
+    def v2(outputs, batch):
+        start = -tf.gather(outputs["start_log_probs"], batch["start_positions"], batch_dims=1)
+        end = -tf.gather(outputs["end_log_probs"], batch["end_positions"], batch_dims=1)
+        answerable = tf.nn.sigmoid_cross_entropy_with_logits(tf.cast(batch["is_impossible"], tf.float32),
+                                                             outputs["cls_logits"])
+        return (start + end) / 2 + 0.5 * answerable
+
+    return v2 if version_2_with_negative else v1

@@ -1,0 +1,179 @@
+"""Fine-tunes ALBERT on SQuAD v1.1 or v2.0 (--version_2_with_negative) and predicts answers.
+
+    python run/run_squad.py --train_file=train-v2.0.json --predict_file=dev-v2.0.json \
+        --version_2_with_negative --null_threshold_file=heldout-v2.0.json \
+        --albert_config_file=… --spm_model_file=… --init_checkpoint=… --output_dir=out/squad2 \
+        --do_train --do_predict
+
+Accepts the original run_squad_v1.py / run_squad_v2.py flags. Outputs in --output_dir:
+checkpoints; predictions.json, nbest_predictions.json and (v2) null_odds.json; when the predict
+file has answers, eval_results.txt with EM/F1 by the official rules for every evaluated
+checkpoint and model.ckpt-best (best F1). The v2 no-answer threshold is
+--null_score_diff_threshold, or tuned on --null_threshold_file (a held-out file with answers),
+never on the evaluated file itself (the original tuned it on the dev set it reported).
+"""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf
+from absl import app, flags, logging
+
+import albert_tf
+import finetuning_flags
+import job_flags
+from albert_tf.finetuning import feature_cache, squad_data, squad_metrics, squad_postprocess
+from albert_tf.finetuning.squad_data import SquadFeature
+from albert_tf.finetuning.trainer import Finetuner
+
+finetuning_flags.define_common_flags(max_seq_length=384, learning_rate=5e-5, save_checkpoints_steps=1000)
+flags.DEFINE_string("train_file", None, "SQuAD JSON for training.")
+flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict (and evaluate, when it has answers).")
+flags.DEFINE_string("train_feature_file", None, "Training feature cache path prefix (default: <output_dir>/train).")
+flags.DEFINE_string("predict_feature_file", None, "Predict feature cache path prefix (default: <output_dir>/predict).")
+flags.DEFINE_string("predict_feature_left_file", None, "Original flag (pickled windows); the cache's .json holds them.")
+flags.DEFINE_bool("version_2_with_negative", False, "SQuAD 2.0: questions may have no answer.")
+flags.DEFINE_integer("doc_stride", 128, "Stride between context windows, in tokens.")
+flags.DEFINE_integer("max_query_length", 64, "Question tokens kept.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs (over windows, as the original).")
+flags.DEFINE_float("warmup_proportion", 0.1, "Share of the training steps spent warming up.")
+flags.DEFINE_integer("n_best_size", 20, "Candidates kept per question in nbest_predictions.json.")
+flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.")
+flags.DEFINE_integer("start_n_top", 5, "v2: start positions considered.")
+flags.DEFINE_integer("end_n_top", 5, "v2: end positions considered per start.")
+flags.DEFINE_float("dropout_prob", 0.1, "v2: dropout in the answerability head.")
+flags.DEFINE_float("null_score_diff_threshold", 0.0, "v2: answer \"\" when a question's null score reaches this.")
+flags.DEFINE_string("null_threshold_file", None, "v2: a held-out SQuAD JSON with answers on which to tune the "
+                    "threshold (replaces --null_score_diff_threshold).")
+flags.DEFINE_bool("use_einsum", True, "Original flag (TFLite export); no effect here.")
+flags.DEFINE_string("export_dir", None, "Not here: use run/export_saved_model.py --task=squad.")
+FLAGS = flags.FLAGS
+
+
+def windows_to_json(features):
+    return [[f.example_index, sorted(f.token_spans.items()), sorted(f.token_is_max_context.items())]
+            for f in features]
+
+
+def windows_from_json(rows):
+    return [SquadFeature(example_index, [], [], [], [], {int(k): tuple(v) for k, v in spans},
+                         {int(k): v for k, v in best}) for example_index, spans, best in rows]
+
+
+def cached_features(path_flag, default_name, json_file, tokenizer, is_training):
+    """Examples, windows (Python side, for decoding) and the dataset of one SQuAD file."""
+    examples = squad_data.read_examples(json_file, is_training, FLAGS.version_2_with_negative)
+    tf.io.gfile.makedirs(FLAGS.output_dir)
+    path = path_flag or os.path.join(FLAGS.output_dir, default_name)
+    key = {"file": os.path.abspath(json_file), "spm_model_file": os.path.abspath(FLAGS.spm_model_file),
+           "do_lower_case": FLAGS.do_lower_case, "max_seq_length": FLAGS.max_seq_length,
+           "doc_stride": FLAGS.doc_stride, "max_query_length": FLAGS.max_query_length, "is_training": is_training}
+
+    def build():
+        features, stats = squad_data.build_features(examples, tokenizer, FLAGS.max_seq_length, FLAGS.doc_stride,
+                                                    FLAGS.max_query_length, is_training)
+        arrays = [squad_data.feature_arrays(f, is_training) for f in features]
+        return arrays, {**stats, "windows": windows_to_json(features)}
+
+    dataset, stats = feature_cache.load_or_build(path, key, build,
+                                                 squad_data.feature_spec(FLAGS.max_seq_length, is_training),
+                                                 f"SQuAD {os.path.basename(json_file)} (questions)")
+    logging.info("%s: %d questions in %d windows.", json_file, stats["examples"], stats["features"])
+    return examples, windows_from_json(stats["windows"]), dataset
+
+
+def predict_answers(finetuner, examples, windows, dataset):
+    outputs = finetuner.predict(dataset, finetuner.config.predict_batch_size)
+    return squad_postprocess.decode(examples, windows, outputs, FLAGS.n_best_size, FLAGS.max_answer_length,
+                                    FLAGS.version_2_with_negative)
+
+
+def has_answers(examples):
+    return any(example.gold_answers for example in examples)
+
+
+def null_threshold(finetuner, tokenizer):
+    """--null_score_diff_threshold, or the best-F1 threshold on --null_threshold_file."""
+    if not FLAGS.null_threshold_file:
+        return FLAGS.null_score_diff_threshold
+    examples, windows, dataset = cached_features(None, "null_threshold", FLAGS.null_threshold_file, tokenizer, False)
+    predictions, _, null_scores = predict_answers(finetuner, examples, windows, dataset)
+    results = squad_metrics.evaluate(examples, predictions, null_scores)
+    logging.info("Null threshold %.4f tuned on %s (its F1 there: %.2f).", results["best_f1_thresh"],
+                 FLAGS.null_threshold_file, results["best_f1"])
+    return results["best_f1_thresh"]
+
+
+def answer(finetuner, tokenizer, examples, windows, dataset):
+    """Final answers (v2: after the null threshold), nbest, null scores and, with answers, metrics."""
+    predictions, nbest, null_scores = predict_answers(finetuner, examples, windows, dataset)
+    threshold = None
+    if FLAGS.version_2_with_negative:
+        threshold = null_threshold(finetuner, tokenizer)
+        predictions = squad_postprocess.apply_null_threshold(predictions, null_scores, threshold)
+    results = None
+    if has_answers(examples):
+        results = squad_metrics.evaluate(examples, predictions, null_scores)
+        if threshold is not None:
+            results["null_score_diff_threshold"] = threshold
+    return predictions, nbest, null_scores, results
+
+
+def write_json(name, value):
+    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, name), "w") as f:
+        json.dump(value, f, indent=2, ensure_ascii=False)
+
+
+def main(argv):
+    del argv
+    finetuning_flags.check_common_flags()
+    if FLAGS.do_train and not FLAGS.train_file:
+        raise app.UsageError("--do_train needs --train_file")
+    if FLAGS.do_predict and not FLAGS.predict_file:
+        raise app.UsageError("--do_predict needs --predict_file")
+    if FLAGS.null_threshold_file and not FLAGS.version_2_with_negative:
+        raise app.UsageError("--null_threshold_file is for SQuAD 2.0: add --version_2_with_negative")
+    albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
+    finetuning_flags.record_flags()
+    strategy = job_flags.create_strategy()
+
+    num_train_steps = num_warmup_steps = 1
+    if FLAGS.do_train:
+        train_examples, train_windows, train_dataset = cached_features(
+            FLAGS.train_feature_file, "train", FLAGS.train_file, tokenizer, True)
+        num_train_steps = max(1, int(len(train_windows) / FLAGS.train_batch_size * FLAGS.num_train_epochs))
+        num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+        logging.info("Training %d steps (%d windows, %.1f epochs), %d warmup.", num_train_steps, len(train_windows),
+                     FLAGS.num_train_epochs, num_warmup_steps)
+    config = finetuning_flags.finetuning_config(num_train_steps, num_warmup_steps)
+    finetuner = Finetuner(
+        strategy, lambda dtype: albert_tf.AlbertQuestionAnswerer(
+            albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top, FLAGS.end_n_top, FLAGS.dropout_prob,
+            dtype=dtype),
+        squad_postprocess.per_example_loss(FLAGS.version_2_with_negative), config)
+
+    predict = None
+    if FLAGS.do_predict:
+        predict = cached_features(FLAGS.predict_feature_file, "predict", FLAGS.predict_file, tokenizer, False)
+    if FLAGS.do_train:
+        evaluate = None
+        if predict is not None and has_answers(predict[0]):
+            def evaluate():
+                return answer(finetuner, tokenizer, *predict)[3]
+        finetuner.train(train_dataset, evaluate, "f1")
+    if FLAGS.do_predict:
+        finetuner.restore_for_inference()
+        predictions, nbest, null_scores, results = answer(finetuner, tokenizer, *predict)
+        write_json("predictions.json", predictions)
+        write_json("nbest_predictions.json", nbest)
+        if null_scores is not None:
+            write_json("null_odds.json", null_scores)
+        if results:
+            logging.info("%s: %s", FLAGS.predict_file, ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
+            write_json("predict_results.json", results)
+
+
+if __name__ == "__main__":
+    app.run(main)
