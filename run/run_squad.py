@@ -100,10 +100,12 @@ def null_threshold(finetuner, tokenizer):
         return FLAGS.null_score_diff_threshold
     examples, windows, dataset = cached_features(None, "null_threshold", FLAGS.null_threshold_file, tokenizer, False)
     predictions, _, null_scores = predict_answers(finetuner, examples, windows, dataset)
-    results = squad_metrics.evaluate(examples, predictions, null_scores)
-    logging.info("Null threshold %.4f tuned on %s (its F1 there: %.2f).", results["best_f1_thresh"],
-                 FLAGS.null_threshold_file, results["best_f1"])
-    return results["best_f1_thresh"]
+    threshold = squad_metrics.tune_null_threshold(examples, predictions, null_scores)
+    tuned = squad_metrics.evaluate(examples, squad_postprocess.apply_null_threshold(predictions, null_scores,
+                                                                                    threshold))
+    logging.info("Null threshold %.4f tuned on %s (its F1 there: %.2f).", threshold, FLAGS.null_threshold_file,
+                 tuned["f1"])
+    return threshold
 
 
 def answer(finetuner, tokenizer, examples, windows, dataset):

@@ -218,3 +218,16 @@ def test_predict_only_needs_no_train_file_and_tunes_the_threshold_on_the_held_ou
 
     assert "tuned on tfrecords/sample/SQuAD/heldout-v2.0.json" in result.stderr
     assert len(json.loads((tmp_path / "out" / "predictions.json").read_text())) == 90
+
+
+def test_the_tuned_threshold_reproduces_the_best_f1_when_applied():
+    examples = [example("a", ["x"]), example("b", []), example("c", ["y"]), example("d", [])]
+    predictions = {"a": "x", "b": "z", "c": "w", "d": "v"}
+    null_scores = {"a": 0.1, "b": 0.5, "c": 0.3, "d": -0.2}
+
+    threshold = squad_metrics.tune_null_threshold(examples, predictions, null_scores)
+
+    applied = squad_postprocess.apply_null_threshold(predictions, null_scores, threshold)
+    best_f1, _ = squad_metrics.find_best_threshold(examples, predictions, squad_metrics.raw_scores(
+        examples, predictions)[1], null_scores)
+    assert squad_metrics.evaluate(examples, applied)["f1"] == pytest.approx(best_f1)

@@ -1,6 +1,7 @@
 """Exact match and F1 by the rules of the official SQuAD v1.1 / v2.0 evaluation scripts."""
 
 import collections
+import math
 import re
 import string
 
@@ -47,26 +48,42 @@ def raw_scores(examples, predictions):
     return exact, f1
 
 
-def find_best_threshold(examples, predictions, scores, null_scores):
-    """The official v2 `find_best_thresh`: the null-score threshold that maximizes the metric.
-
-    Questions are visited by increasing null score; below the threshold the span prediction
-    stands, above it the answer is "". Returns (best metric in %, threshold).
-    """
+def _threshold_sweep(examples, predictions, scores, null_scores):
+    """The official sweep: start with every answer "" (no-answer questions right), then switch
+    questions to their span prediction by increasing null score. Yields (the metric's sum after
+    the switch, the switched question's null score), and first (sum with all "", None)."""
     has_answer = {e.qas_id: gold_answers(e) != [""] for e in examples}
-    current = best = sum(1 for q in has_answer if not has_answer[q])
-    threshold = 0.0
+    current = sum(1 for q in has_answer if not has_answer[q])
+    yield current, None
     for qas_id in sorted(null_scores, key=null_scores.get):
         if qas_id not in scores:
             continue
         if has_answer[qas_id]:
-            change = scores[qas_id]
+            current += scores[qas_id]
         else:
-            change = -1 if predictions[qas_id] else 0
-        current += change
-        if current > best:
-            best, threshold = current, null_scores[qas_id]
+            current -= 1 if predictions[qas_id] else 0
+        yield current, null_scores[qas_id]
+
+
+def find_best_threshold(examples, predictions, scores, null_scores):
+    """The official v2 `find_best_thresh`: (best metric in %, threshold). As in the official
+    script, the threshold stays 0.0 when no switch beats answering "" everywhere."""
+    best, threshold = -1, 0.0
+    for total, null_score in _threshold_sweep(examples, predictions, scores, null_scores):
+        if total > best:
+            best, threshold = total, threshold if null_score is None else null_score
     return 100.0 * best / len(scores), threshold
+
+
+def tune_null_threshold(examples, predictions, null_scores):
+    """The threshold for `apply_null_threshold` ("" when null score >= it) that maximizes F1:
+    just above the last switched question's null score, or -inf when "" everywhere is best."""
+    _, f1 = raw_scores(examples, predictions)
+    best, threshold = -1, -math.inf
+    for total, null_score in _threshold_sweep(examples, predictions, f1, null_scores):
+        if total > best:
+            best, threshold = total, -math.inf if null_score is None else math.nextafter(null_score, math.inf)
+    return threshold
 
 
 def evaluate(examples, predictions, null_scores=None):
