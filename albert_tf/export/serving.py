@@ -1,0 +1,270 @@
+"""A fine-tuned or pretrained ALBERT as a SavedModel that TF Serving loads as it is.
+
+`export_saved_model` writes `<export_dir>/<version>/` with two signatures of the same model:
+`serving_default` takes raw strings and tokenizes them in the graph (tensorflow-text ops, the
+Python tokenizer's exact ids), `serving_ids` takes `input_word_ids`, `input_mask` and
+`input_type_ids`. Loading needs only tensorflow and tensorflow_text: the model is traced into
+the graph, the SentencePiece model is a constant of the tokenizer op and an asset beside
+`albert_config.json`, and `assets.extra/` holds TF Serving's warmup requests and the versions the
+export was made with.
+
+Per task (`ExportConfig.task`):
+  encoder      text_a (+ text_b) → pooled_output [B, H], sequence_output [B, T, H]
+  pretraining  text_a (+ text_b), "[MASK]" marking masked tokens → for each [MASK], the top_k
+               fill-ins (mlm_top_k_tokens, mlm_top_k_ids, mlm_top_k_probabilities [B, P, K],
+               mlm_positions [B, P], -1 where a row has fewer masks) and sop_probabilities [B, 2]
+  classifier   text_a (+ text_b) → probabilities [B, L], predictions [B] (index),
+               predicted_labels [B], label_names [B, L]; a regressor gives scores [B]
+  squad        question, context → answer [B] (the best span's text, as the tokenizer normalized
+               it: lowercased, accents stripped), start_index / end_index [B] (window positions),
+               score [B]; v2.0 also null_score [B] (answer "" when it reaches the threshold)
+"""
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+import tempfile
+
+import tensorflow as tf
+
+from albert_tf.export import packing
+from albert_tf.export.warmup import input_names, write_warmup_requests
+from albert_tf.text import FullTokenizer, InGraphTokenizer
+
+TASKS = ("encoder", "pretraining", "classifier", "squad")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    task: str
+    max_seq_length: int = 512
+    do_lower_case: bool = True
+    pair_input: bool = True  # text tasks: also take text_b
+    label_names: tuple = ()  # classifier: one name per logit ("" for a regressor)
+    top_k: int = 5  # pretraining
+    max_query_length: int = 64  # squad
+    max_answer_length: int = 30  # squad
+    null_score_diff_threshold: float = 0.0  # squad v2.0
+
+
+def _ids_spec():
+    return {name: tf.TensorSpec([None, None], tf.int32, name=name)
+            for name in ("input_word_ids", "input_mask", "input_type_ids")}
+
+
+class ServingModule(tf.Module):
+    """The model, the in-graph tokenizer and the task's output functions."""
+
+    def __init__(self, model, config, spm_model_file, albert_config_file):
+        super().__init__()
+        if config.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
+        self.model = model
+        self.config = config
+        self.tokenizer = InGraphTokenizer(spm_model_file, do_lower_case=config.do_lower_case)
+        # The config is an asset under the name the original release used.
+        self._asset_dir = tempfile.mkdtemp(prefix="albert_export_")
+        config_copy = os.path.join(self._asset_dir, "albert_config.json")
+        tf.io.gfile.copy(albert_config_file, config_copy, overwrite=True)
+        self.assets = [tf.saved_model.Asset(spm_model_file), tf.saved_model.Asset(config_copy)]
+        python_tokenizer = FullTokenizer(spm_model_file, do_lower_case=config.do_lower_case)
+        self.cls_id, self.sep_id, self.mask_id = python_tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]", "[MASK]"])
+        self.version_2 = bool(getattr(model, "version_2_with_negative", False))
+
+    # --- signatures ---------------------------------------------------------------------------
+
+    def signatures(self):
+        ids = tf.function(self._from_ids, input_signature=[_ids_spec()])
+        if self.config.task == "squad":
+            text_spec = [tf.TensorSpec([None], tf.string, name="question"), tf.TensorSpec([None], tf.string,
+                                                                                         name="context")]
+            text = tf.function(self._squad_from_text, input_signature=text_spec)
+        elif self.config.pair_input:
+            text = tf.function(self._from_text, input_signature=[
+                tf.TensorSpec([None], tf.string, name="text_a"), tf.TensorSpec([None], tf.string, name="text_b")])
+        else:
+            text = tf.function(lambda text_a: self._from_text(text_a, None),
+                               input_signature=[tf.TensorSpec([None], tf.string, name="text_a")])
+        return {"serving_default": text.get_concrete_function(), "serving_ids": ids.get_concrete_function()}
+
+    def _from_ids(self, inputs):
+        return self._outputs(inputs)
+
+    def _from_text(self, text_a, text_b):
+        ids_a = self._tokenize_with_masks(text_a) if self.config.task == "pretraining" else self.tokenizer(text_a)
+        ids_b = None
+        if text_b is not None:
+            ids_b = self._tokenize_with_masks(text_b) if self.config.task == "pretraining" else self.tokenizer(text_b)
+        return self._outputs(packing.pack(ids_a, ids_b, self.config.max_seq_length, self.cls_id, self.sep_id))
+
+    def _tokenize_with_masks(self, texts):
+        """Ids of texts in which "[MASK]" stands for one masked token (kept out of lowercasing)."""
+        segments = tf.strings.split(texts, "[MASK]")
+        ids = tf.cast(self.tokenizer(segments.flat_values), tf.int32)
+        last = tf.range(tf.size(segments.flat_values), dtype=tf.int64) == tf.repeat(
+            segments.row_limits() - 1, segments.row_lengths())
+        masks = tf.ragged.boolean_mask(tf.fill([tf.size(segments.flat_values), 1], self.mask_id),
+                                       tf.logical_not(last)[:, None])
+        return tf.RaggedTensor.from_row_splits(tf.concat([ids, masks], axis=1), segments.row_splits).merge_dims(1, 2)
+
+    # --- outputs per task ---------------------------------------------------------------------
+
+    def _outputs(self, inputs):
+        return getattr(self, f"_{self.config.task}_outputs")(inputs)
+
+    def _encoder_outputs(self, inputs):
+        outputs = self.model(inputs, training=False)
+        return {"pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
+                "sequence_output": tf.cast(outputs["sequence_output"], tf.float32)}
+
+    def _classifier_outputs(self, inputs):
+        logits = self.model(inputs, training=False)["logits"]
+        if len(self.config.label_names) <= 1:
+            return {"scores": logits[:, 0]}
+        names = tf.constant(list(self.config.label_names))
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        batch = tf.shape(logits)[0]
+        return {"probabilities": tf.nn.softmax(logits), "predictions": predictions,
+                "predicted_labels": tf.gather(names, predictions),
+                "label_names": tf.tile(names[None], [batch, 1])}
+
+    def _pretraining_outputs(self, inputs):
+        is_mask = tf.equal(inputs["input_word_ids"], self.mask_id) & tf.equal(inputs["input_mask"], 1)
+        positions = tf.ragged.boolean_mask(tf.ones_like(inputs["input_word_ids"]) * tf.range(
+            tf.shape(inputs["input_word_ids"])[1])[None], is_mask)
+        # At least one (dummy) position, so a batch without any [MASK] still has a defined shape.
+        padded = positions.to_tensor(-1)
+        padded = tf.pad(padded, [[0, 0], [0, tf.maximum(1 - tf.shape(padded)[1], 0)]], constant_values=-1)
+        outputs = self.model({**inputs, "masked_lm_positions": tf.maximum(padded, 0)}, training=False)
+        probabilities, top_ids = tf.math.top_k(tf.nn.softmax(outputs["mlm_logits"]), k=self.config.top_k)
+        tokens = self.tokenizer.sentencepiece.id_to_string(top_ids)
+        valid = (padded >= 0)[..., None]
+        return {"mlm_positions": padded,
+                "mlm_top_k_ids": tf.where(valid, top_ids, -1),
+                "mlm_top_k_tokens": tf.where(valid, tokens, ""),
+                "mlm_top_k_probabilities": tf.where(valid, probabilities, 0.0),
+                "sop_probabilities": tf.nn.softmax(outputs["sop_logits"])}
+
+    def _squad_outputs(self, inputs):
+        return self._best_span(inputs)[0]
+
+    def _best_span(self, inputs):
+        """The best valid span of each window; also the context's first window position."""
+        type_ids, mask = inputs["input_type_ids"], inputs["input_mask"]
+        length = tf.reduce_sum(mask, axis=1)
+        positions = tf.range(tf.shape(type_ids)[1])[None]
+        # The context: segment 1 without its closing [SEP].
+        context = tf.equal(type_ids, 1) & (positions < (length - 1)[:, None])
+        p_mask = 1 - tf.cast(context | tf.equal(positions, 0), tf.int32)
+        outputs = self.model({**inputs, "p_mask": p_mask}, training=False)
+        if self.version_2:
+            start_index = tf.cast(outputs["start_top_index"], tf.int32)
+            end_index = tf.cast(outputs["end_top_index"], tf.int32)
+            scores = outputs["start_top_log_probs"][:, :, None] + outputs["end_top_log_probs"]
+            starts = tf.broadcast_to(start_index[:, :, None], tf.shape(end_index))
+            ends = end_index
+        else:
+            scores = outputs["start_logits"][:, :, None] + outputs["end_logits"][:, None, :]
+            starts = tf.broadcast_to(positions[:, :, None], tf.shape(scores))
+            ends = tf.broadcast_to(positions[:, None, :], tf.shape(scores))
+        in_context = tf.gather(context, starts, batch_dims=1) & tf.gather(context, ends, batch_dims=1)
+        valid = in_context & (ends >= starts) & (ends - starts < self.config.max_answer_length)
+        flat_scores = tf.reshape(tf.where(valid, scores, -1e30), [tf.shape(scores)[0], -1])
+        best = tf.argmax(flat_scores, axis=-1, output_type=tf.int32)
+        found = tf.reduce_any(tf.reshape(valid, tf.shape(flat_scores)), axis=-1)
+        result = {"start_index": tf.where(found, tf.gather(tf.reshape(starts, tf.shape(flat_scores)), best,
+                                                           batch_dims=1), 0),
+                  "end_index": tf.where(found, tf.gather(tf.reshape(ends, tf.shape(flat_scores)), best,
+                                                         batch_dims=1), 0),
+                  "score": tf.where(found, tf.gather(flat_scores, best, batch_dims=1), 0.0)}
+        if self.version_2:
+            result["null_score"] = outputs["cls_logits"]
+        first_context = tf.argmax(tf.cast(context, tf.int32), axis=1, output_type=tf.int32)
+        return result, found, first_context
+
+    def _squad_from_text(self, question, context):
+        question_ids = self.tokenizer(question)[:, :self.config.max_query_length]
+        context_pieces = self.tokenizer.tokenize(context)
+        budget = self.config.max_seq_length - 3 - question_ids.row_lengths()
+        context_pieces = tf.ragged.boolean_mask(
+            context_pieces, tf.ragged.range(context_pieces.row_lengths()) < budget[:, None])
+        context_ids = self.tokenizer.sentencepiece.string_to_id(context_pieces)
+        inputs = packing.pack(question_ids, context_ids, self.config.max_seq_length, self.cls_id, self.sep_id)
+        result, found, first_context = self._best_span(inputs)
+        start = result["start_index"] - first_context
+        end = result["end_index"] - first_context
+        span = tf.ragged.boolean_mask(context_pieces, (tf.ragged.range(context_pieces.row_lengths()) >= tf.cast(
+            start, tf.int64)[:, None]) & (tf.ragged.range(context_pieces.row_lengths()) <= tf.cast(end, tf.int64)[:, None]))
+        text = tf.strings.strip(tf.strings.regex_replace(tf.strings.reduce_join(span, axis=1), "▁", " "))
+        answer = tf.where(found, text, "")
+        if self.version_2:
+            answer = tf.where(result["null_score"] >= self.config.null_score_diff_threshold, "", answer)
+        return {"answer": answer, **result}
+
+
+class PreprocessorModule(tf.Module):
+    """The TF-Hub-style preprocessor: raw strings → the encoder's input dict (no model)."""
+
+    def __init__(self, serving):
+        super().__init__()
+        self.tokenizer = serving.tokenizer
+        self.assets = serving.assets
+        self.serving = serving
+
+    def signatures(self):
+        config = self.serving.config
+        pack = lambda a, b: packing.pack(a, b, config.max_seq_length, self.serving.cls_id, self.serving.sep_id)
+        if config.pair_input:
+            text = tf.function(lambda text_a, text_b: pack(self.tokenizer(text_a), self.tokenizer(text_b)),
+                               input_signature=[tf.TensorSpec([None], tf.string, name="text_a"),
+                                                tf.TensorSpec([None], tf.string, name="text_b")])
+        else:
+            text = tf.function(lambda text_a: pack(self.tokenizer(text_a), None),
+                               input_signature=[tf.TensorSpec([None], tf.string, name="text_a")])
+        return {"serving_default": text.get_concrete_function()}
+
+
+def _version_dir(export_dir, version, overwrite):
+    path = os.path.join(export_dir, str(version))
+    if tf.io.gfile.exists(path):
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --version")
+        tf.io.gfile.rmtree(path)
+    return path
+
+
+def _save(module, path, warmup_texts):
+    signatures = module.signatures()
+    tf.saved_model.save(module, path, signatures=signatures)
+    extra = os.path.join(path, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    # Warmup requests are raw strings; the hub-format encoder takes ids and gets none.
+    if "input_word_ids" not in input_names(signatures["serving_default"]):
+        write_warmup_requests(os.path.join(extra, "tf_serving_warmup_requests"), signatures["serving_default"],
+                              warmup_texts)
+    with tf.io.gfile.GFile(os.path.join(extra, "versions.json"), "w") as f:
+        json.dump({"tensorflow": tf.__version__, "tensorflow_text": importlib.metadata.version("tensorflow-text")},
+                  f, indent=1, sort_keys=True)
+
+
+def export_saved_model(model, config, spm_model_file, albert_config_file, export_dir, version=1, overwrite=False,
+                       hub_format=False, warmup_texts=("a short example.",)):
+    """Writes `<export_dir>/<version>/` and returns it; refuses an existing version unless `overwrite`.
+
+    With `hub_format`, writes instead a TF-Hub-style pair, each servable on its own:
+    `<export_dir>/preprocessor/<version>/` (strings → input dict) and
+    `<export_dir>/encoder/<version>/` (input dict → the task's outputs, as `serving_ids`).
+    Returns the two paths then.
+    """
+    serving = ServingModule(model, config, spm_model_file, albert_config_file)
+    if not hub_format:
+        path = _version_dir(export_dir, version, overwrite)
+        _save(serving, path, warmup_texts)
+        return path
+    preprocessor_path = _version_dir(os.path.join(export_dir, "preprocessor"), version, overwrite)
+    encoder_path = _version_dir(os.path.join(export_dir, "encoder"), version, overwrite)
+    _save(PreprocessorModule(serving), preprocessor_path, warmup_texts)
+    serving.signatures = lambda: {"serving_default": ServingModule.signatures(serving)["serving_ids"]}
+    _save(serving, encoder_path, warmup_texts)
+    return preprocessor_path, encoder_path

@@ -1,0 +1,87 @@
+"""Exports ALBERT as a SavedModel for TF Serving, taking raw strings (and token ids).
+
+    python run/export_saved_model.py --task=classifier --task_name=sst-2 \
+        --albert_config_file=… --spm_model_file=… --init_checkpoint=out/sst2/model.ckpt-best \
+        --export_dir=exports/sst2 --version=1 --max_seq_length=128
+
+writes exports/sst2/1/ (TF Serving's versioned layout). See README "Serving" for the signatures.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging
+
+import albert_tf
+from albert_tf.export import ExportConfig, export_saved_model
+from albert_tf.export.serving import TASKS
+from albert_tf.finetuning import glue
+
+flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model.")
+flags.DEFINE_string("init_checkpoint", None, "Checkpoint to export (original TF1 or native; with the task's head).")
+flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the model.")
+flags.DEFINE_enum("task", "encoder", list(TASKS), "Which model and outputs to export.")
+flags.DEFINE_string("export_dir", None, "The model's directory; the export goes to <export_dir>/<version>.")
+flags.DEFINE_integer("version", 1, "Version subdirectory (TF Serving serves the highest).")
+flags.DEFINE_bool("overwrite", False, "Replace an existing version directory.")
+flags.DEFINE_bool("hub_format", False, "Write a TF-Hub-style pair: <export_dir>/preprocessor/<version> and "
+                  "<export_dir>/encoder/<version>.")
+flags.DEFINE_integer("max_seq_length", 512, "Longest token sequence; longer text is truncated as in training.")
+flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the model).")
+flags.DEFINE_bool("pair_input", True, "Text tasks take text_b beside text_a (pass --nopair_input for one text).")
+flags.DEFINE_string("task_name", None, "classifier: a GLUE task whose label names to export.")
+flags.DEFINE_list("label_names", None, "classifier: label names, one per class (instead of --task_name).")
+flags.DEFINE_float("classifier_dropout", 0.1, "classifier: as in training (inactive at serving).")
+flags.DEFINE_bool("version_2_with_negative", False, "squad: the model is a SQuAD 2.0 model.")
+flags.DEFINE_integer("start_n_top", 5, "squad v2.0: starts considered.")
+flags.DEFINE_integer("end_n_top", 5, "squad v2.0: ends considered per start.")
+flags.DEFINE_integer("max_query_length", 64, "squad: question tokens kept.")
+flags.DEFINE_integer("max_answer_length", 30, "squad: longest answer in tokens.")
+flags.DEFINE_float("null_score_diff_threshold", 0.0, "squad v2.0: answer \"\" when the null score reaches this.")
+flags.DEFINE_integer("top_k", 5, "pretraining: fill-ins returned per [MASK].")
+FLAGS = flags.FLAGS
+
+
+def label_names():
+    if FLAGS.label_names:
+        return tuple(FLAGS.label_names)
+    if FLAGS.task_name:
+        task = glue.get_task(FLAGS.task_name)
+        return task.labels or ("score",)
+    raise app.UsageError("--task=classifier needs --task_name (a GLUE task) or --label_names")
+
+
+def build_model(albert_config, labels):
+    if FLAGS.task == "encoder":
+        return albert_tf.AlbertEncoder(albert_config)
+    if FLAGS.task == "pretraining":
+        return albert_tf.AlbertPretrainer(albert_config)
+    if FLAGS.task == "classifier":
+        return albert_tf.AlbertClassifier(albert_config, len(labels), FLAGS.classifier_dropout)
+    return albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
+                                            FLAGS.end_n_top)
+
+
+def main(argv):
+    del argv
+    albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
+    labels = label_names() if FLAGS.task == "classifier" else ()
+    model = build_model(albert_config, labels)
+    albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
+    config = ExportConfig(task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
+                          pair_input=FLAGS.pair_input, label_names=labels, top_k=FLAGS.top_k,
+                          max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
+                          null_score_diff_threshold=FLAGS.null_score_diff_threshold)
+    try:
+        path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.albert_config_file, FLAGS.export_dir,
+                                  FLAGS.version, FLAGS.overwrite, FLAGS.hub_format)
+    except FileExistsError as e:
+        raise app.UsageError(str(e)) from None
+    logging.info("Exported to %s.", path)
+    print(path)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["albert_config_file", "init_checkpoint", "spm_model_file", "export_dir"])
+    app.run(main)
