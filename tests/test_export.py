@@ -229,3 +229,39 @@ def test_serve_benchmark_times_both_signatures_at_both_batch_sizes(encoder_expor
 
     rows = [line.split()[:2] for line in result.stdout.splitlines() if line[:1].isdigit()]
     assert rows == [[b, s] for b in ("1", "32") for s in ("raw", "token", "strings")]
+
+
+def test_squad_v2_blanks_the_answer_when_the_null_score_reaches_the_threshold(tiny, tmp_path):
+    config, config_file, tokenizer = tiny
+    model = albert_tf.AlbertQuestionAnswerer(config, version_2_with_negative=True, start_n_top=2, end_n_top=2)
+    question, context = b"Where does Tom ride?", b"Tom rides his red bike to school every day."
+    ids = python_ids(tokenizer, [question], [context])
+    offset = len(tokenizer.tokenize(question.decode())) + 2
+    context_pieces = tokenizer.tokenize(context.decode())
+    p_mask = 1 - ((ids["input_type_ids"] == 1) & (np.arange(MAX_SEQ_LENGTH) < ids["input_mask"].sum(1, keepdims=True) - 1))
+    p_mask[:, 0] = 0
+    null_score = float(model({**ids, "p_mask": p_mask})["cls_logits"][0])
+    below, above = (export(model, config_file, tmp_path / name, "squad", "--version_2_with_negative",
+                           "--start_n_top=2", "--end_n_top=2", "--max_query_length=8",
+                           f"--null_score_diff_threshold={threshold}")
+                    for name, threshold in (("below", null_score - 1), ("above", null_score + 1)))
+
+    blank, answered = (serve(path, "serving_default", tmp_path, question=[question], context=[context])
+                       for path in (below, above))
+
+    start, end = int(answered["start_index"][0]) - offset, int(answered["end_index"][0]) - offset
+    span_text = "".join(context_pieces[start:end + 1]).replace("\u2581", " ").strip()
+    assert blank["null_score"][0] == pytest.approx(null_score, abs=PARITY_ATOL)
+    assert blank["answer"][0] == b"" and answered["answer"][0].decode() == span_text
+
+
+def test_a_regressor_exports_its_scores(tiny, tmp_path):
+    config, config_file, tokenizer = tiny
+    model = albert_tf.AlbertClassifier(config, num_labels=1)
+    export_dir = export(model, config_file, tmp_path, "classifier", "--task_name=sts-b")
+    texts_a, texts_b = [b"A man sings.", b"A cat sleeps."], [b"A man plays.", b"A dog runs."]
+
+    served = serve(export_dir, "serving_default", tmp_path, text_a=texts_a, text_b=texts_b)
+
+    expected = np.asarray(model(python_ids(tokenizer, texts_a, texts_b))["logits"])[:, 0]
+    np.testing.assert_allclose(served["scores"], expected, atol=PARITY_ATOL)
