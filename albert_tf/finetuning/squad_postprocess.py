@@ -57,10 +57,11 @@ def decode(examples, features, outputs, n_best_size=20, max_answer_length=30, ve
                         or end - start + 1 > max_answer_length or not feature.token_is_max_context.get(start)):
                     continue
                 start_char, end_char = feature.token_spans[start][0], feature.token_spans[end][1]
-                key = (start_char, end_char)
-                if key not in candidates or candidates[key].score < score:
-                    candidates[key] = Candidate(example.context[start_char:end_char].strip(), score, start_char,
-                                                end_char)
+                text = example.context[start_char:end_char].strip()
+                # One entry per answer text, as the original: the same words at two places are one
+                # answer to the metrics.
+                if text not in candidates or candidates[text].score < score:
+                    candidates[text] = Candidate(text, score, start_char, end_char)
         ranked = sorted(candidates.values(), key=lambda c: -c.score)[:n_best_size] or [Candidate("", 0.0, -1, -1)]
         probabilities = tf.nn.softmax(np.array([c.score for c in ranked], np.float64)).numpy()
         nbest[example.qas_id] = [{"text": c.text, "probability": float(p), "score": c.score}
@@ -74,24 +75,3 @@ def decode(examples, features, outputs, n_best_size=20, max_answer_length=30, ve
 def apply_null_threshold(predictions, null_scores, threshold):
     """"" for every question whose null score reaches `threshold`, else its best span."""
     return {qas_id: "" if null_scores[qas_id] >= threshold else text for qas_id, text in predictions.items()}
-
-
-def per_example_loss(version_2_with_negative):
-    """The original's SQuAD losses, per window.
-
-    v1.1: (CE(start) + CE(end)) / 2 on the start and end logits. v2.0: (−log p(start) −
-    log p(end | gold start)) / 2 + 0.5 · sigmoid CE(cls_logits, is_impossible).
-    """
-    def v1(outputs, batch):
-        start = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["start_positions"], outputs["start_logits"])
-        end = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["end_positions"], outputs["end_logits"])
-        return (start + end) / 2
-
-    def v2(outputs, batch):
-        start = -tf.gather(outputs["start_log_probs"], batch["start_positions"], batch_dims=1)
-        end = -tf.gather(outputs["end_log_probs"], batch["end_positions"], batch_dims=1)
-        answerable = tf.nn.sigmoid_cross_entropy_with_logits(tf.cast(batch["is_impossible"], tf.float32),
-                                                             outputs["cls_logits"])
-        return (start + end) / 2 + 0.5 * answerable
-
-    return v2 if version_2_with_negative else v1
