@@ -85,6 +85,14 @@ def test_a_question_without_an_id_is_an_error_naming_the_file(tmp_path):
         squad_data.read_examples(path, is_training=False, version_2_with_negative=True)
 
 
+def test_a_repeated_question_id_is_an_error_naming_it(tmp_path):
+    question = {"id": "q6", "question": "Who?", "answers": [{"text": "Tom", "answer_start": 0}]}
+    path = squad_file(tmp_path / "dev.json", [question, dict(question, question="Whose bike?")])
+
+    with pytest.raises(squad_data.SquadFormatError, match=r"question id 'q6' is used twice"):
+        squad_data.read_examples(path, is_training=False, version_2_with_negative=False)
+
+
 def test_a_file_that_is_not_json_is_an_error_naming_it(tmp_path):
     path = tmp_path / "dev.json"
     path.write_text('{"data": [')
@@ -103,6 +111,17 @@ def test_every_token_maps_back_to_its_original_characters_through_preprocessing(
 
     recovered = "".join(text[start:end] for start, end in spans)
     assert pieces == tokenizer.tokenize(text) and recovered == "".join(text.split())
+
+
+def test_tokens_map_to_their_characters_where_sentencepiece_normalizes_them():
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    text = "The ﬁnal … costs ½ of ＡＢＣ."  # NFKC changes the ligature, ellipsis, fraction, full width
+
+    _, spans = squad_data.tokenize_with_char_spans(tokenizer, text)
+
+    # "…" becomes three "." pieces, each mapped to it, so the test is coverage, not concatenation.
+    covered = {i for start, end in spans for i in range(start, end)}
+    assert covered == {i for i, c in enumerate(text) if not c.isspace()}
 
 
 def test_a_training_answer_maps_to_the_tokens_of_its_exact_characters():

@@ -57,6 +57,12 @@ def read_examples(path, is_training, version_2_with_negative):
                 examples.append(_example(path, context, qa, is_training, version_2_with_negative))
     if not examples:
         raise SquadFormatError(f"{path}: no questions")
+    seen = set()
+    for example in examples:
+        # Predictions are keyed by id: a repeated one would silently lose a question.
+        if example.qas_id in seen:
+            raise SquadFormatError(f"{path}: question id {example.qas_id!r} is used twice")
+        seen.add(example.qas_id)
     return examples
 
 
@@ -136,10 +142,15 @@ def tokenize_with_char_spans(tokenizer, text):
             piece_chars.append(c)
             owner.append(index)
     target = "".join(piece_chars)
-    position = [None] * len(target)
-    for block in difflib.SequenceMatcher(None, source, target, autojunk=False).get_matching_blocks():
-        for k in range(block.size):
-            position[block.b + k] = kept[block.a + k]
+    if target == source:
+        # SentencePiece's normalization left every character as it was (the usual case): no
+        # alignment search, which is quadratic on long contexts.
+        position = kept
+    else:
+        position = [None] * len(target)
+        for block in difflib.SequenceMatcher(None, source, target, autojunk=False).get_matching_blocks():
+            for k in range(block.size):
+                position[block.b + k] = kept[block.a + k]
     spans = [[None, None] for _ in pieces]
     for k, index in enumerate(owner):
         if position[k] is not None:
@@ -195,7 +206,7 @@ def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_le
     thrown out; its code keeps them). Returns features and counts: examples, features, questions truncated to
     max_query_length (`truncated`) and training windows without their answer (`answer_outside`).
     """
-    features, truncated_questions, answer_outside = [], 0, 0
+    features, truncated_questions, answer_outside, contexts = [], 0, 0, {}
     cls_id, sep_id = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"])
     for example_index, example in enumerate(examples):
         query = tokenizer.tokenize(example.question)
@@ -203,8 +214,11 @@ def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_le
             truncated_questions += 1
             query = query[:max_query_length]
         query_ids = tokenizer.convert_tokens_to_ids(query)
-        pieces, char_spans = tokenize_with_char_spans(tokenizer, example.context)
-        doc_ids = tokenizer.convert_tokens_to_ids(pieces)
+        if example.context not in contexts:
+            # SQuAD asks several questions of each paragraph: align each paragraph once.
+            pieces, spans = tokenize_with_char_spans(tokenizer, example.context)
+            contexts = {example.context: (spans, tokenizer.convert_tokens_to_ids(pieces))}
+        char_spans, doc_ids = contexts[example.context]
         max_doc_tokens = max_seq_length - len(query) - 3
         if max_doc_tokens < 1:
             raise ValueError(f"--max_seq_length={max_seq_length} leaves no room for context after a "
