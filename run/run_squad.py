@@ -38,7 +38,8 @@ flags.DEFINE_string("predict_feature_left_file", None, "Original flag (pickled w
 flags.DEFINE_bool("version_2_with_negative", False, "SQuAD 2.0: questions may have no answer.")
 flags.DEFINE_integer("doc_stride", 128, "Stride between context windows, in tokens.")
 flags.DEFINE_integer("max_query_length", 64, "Question tokens kept.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs (over windows, as the original).")
+flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs, counted in questions as the original: "
+                   "steps = questions / train_batch_size * epochs.")
 flags.DEFINE_float("warmup_proportion", 0.1, "Share of the training steps spent warming up.")
 flags.DEFINE_integer("n_best_size", 20, "Candidates kept per question in nbest_predictions.json.")
 flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.")
@@ -183,11 +184,12 @@ def main(argv):
     if FLAGS.do_train:
         _, train_dataset, train_stats = cached_features(FLAGS.train_feature_file, "train", FLAGS.train_file,
                                                         tokenizer, True)
-        num_windows = train_stats["features"]
-        num_train_steps = max(1, int(num_windows / FLAGS.train_batch_size * FLAGS.num_train_epochs))
+        # The original counted questions, not windows: a long context's extra windows do not
+        # lengthen training.
+        num_train_steps = max(1, int(train_stats["examples"] / FLAGS.train_batch_size * FLAGS.num_train_epochs))
         num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
-        logging.info("Training %d steps (%d windows, %.1f epochs), %d warmup.", num_train_steps, num_windows,
-                     FLAGS.num_train_epochs, num_warmup_steps)
+        logging.info("Training %d steps (%d questions in %d windows, %.1f epochs), %d warmup.", num_train_steps,
+                     train_stats["examples"], train_stats["features"], FLAGS.num_train_epochs, num_warmup_steps)
     config = finetuning_flags.finetuning_config(num_train_steps, num_warmup_steps)
     finetuner = Finetuner(
         strategy, lambda dtype: albert_tf.AlbertQuestionAnswerer(

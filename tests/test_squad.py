@@ -33,7 +33,7 @@ def test_run_squad_learns_its_training_questions_and_writes_the_original_outputs
     v2 = ("--version_2_with_negative", "--dropout_prob=0") if version == "2.0" else ()
 
     run_script("run_squad.py", *squad_flags(tmp_path / "out", small, small, "--do_train", "--do_predict",
-                                            "--num_train_epochs=60", "--learning_rate=1e-3",
+                                            "--num_train_epochs=160", "--learning_rate=1e-3",
                                             "--save_checkpoints_steps=1000", *v2))
 
     results = json.loads((tmp_path / "out" / "predict_results.json").read_text())
