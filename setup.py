@@ -29,7 +29,10 @@ setuptools.setup(
         # run_classifier.py --tfds_name; tensorflow-datasets 4.9 imports importlib_resources
         # without declaring it.
         "tfds": ["tensorflow-datasets==4.9.10", "importlib_resources>=6"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6"],
+        # Writes TF Serving's warmup requests (assets.extra) when exporting.
+        "export": ["tensorflow-serving-api==2.21.*"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6",
+                 "tensorflow-serving-api==2.21.*"],
         # Peers measured by run/benchmark.py; never needed at run time.
         "bench": ["keras-hub==0.32.*"],
     },

@@ -3,6 +3,7 @@
     python run/benchmark.py model --config=run/configs/albert_base.json --batch=8 --seq=128 --peer=keras_hub
     python run/benchmark.py train --flagfile=run/flags/quickstart.flags --peer=keras_hub --curve_steps=200
     python run/benchmark.py data
+    python run/benchmark.py serve --export_dir=exports/sst2/1
 
 `model` times a forward pass and a training step (forward + backward + optimizer update) of
 our `AlbertEncoder` and of keras-hub's `AlbertBackbone` built from the same config, for each
@@ -11,6 +12,7 @@ the machine's speed falls on both; the median is reported. keras-hub is an optio
 (`pip install -e .[bench]`).
 """
 
+import json
 import os
 import statistics
 import sys
@@ -49,6 +51,8 @@ flags.DEFINE_string("spm_model", "tfrecords/sample/botchan.model", "data: Senten
 flags.DEFINE_integer("data_seq", 512, "data: max_seq_length of the records and of the pipeline's batches.")
 flags.DEFINE_integer("data_batch", 64, "data: pipeline batch size.")
 flags.DEFINE_integer("data_dupe_factor", 5, "data: passes over the corpus.")
+flags.DEFINE_string("export_dir", None, "serve: a versioned export of run/export_saved_model.py (e.g. DIR/1).")
+flags.DEFINE_integer("serve_requests", 200, "serve: timed requests per signature and batch size.")
 FLAGS = flags.FLAGS
 
 
@@ -243,8 +247,59 @@ def benchmark_data():
           f"{batches * FLAGS.data_batch / (time.perf_counter() - start):.0f} examples/s")
 
 
+def benchmark_serve():
+    """Latency (batch 1) and throughput (batch 32) of the raw-string signature and of the ids
+    signature on the same sentences, requests alternating between the two."""
+    import glob
+
+    import tensorflow_text  # noqa: F401  (the SentencePiece ops of the export)
+
+    loaded = tf.saved_model.load(FLAGS.export_dir)
+    text_signature, ids_signature = loaded.signatures["serving_default"], loaded.signatures["serving_ids"]
+    text_names = [spec.name for spec in tf.nest.flatten(text_signature.structured_input_signature)]
+    spm_model = glob.glob(os.path.join(FLAGS.export_dir, "assets", "*.model"))[0]
+    with open(os.path.join(FLAGS.export_dir, "assets.extra", "export_config.json")) as f:
+        export_config = json.load(f)
+    tokenizer = albert_tf.FullTokenizer(spm_model, do_lower_case=export_config["do_lower_case"])
+    with open(FLAGS.corpus, encoding="utf-8") as f:
+        sentences = [line.strip() for line in f if len(line.split()) >= 8][:256]
+    print(f"export={FLAGS.export_dir} inputs={text_names} requests={FLAGS.serve_requests} threads={os.cpu_count()}")
+    print(f"{'batch':<7}{'signature':<18}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
+    for batch in (1, 32):
+        text_requests, ids_requests = [], []
+        for start in range(0, FLAGS.serve_requests * batch, batch):
+            texts = [sentences[(start + i) % len(sentences)] for i in range(batch)]
+            text_requests.append({name: tf.constant(texts) for name in text_names})
+            ids_requests.append(ids_signature_inputs(tokenizer, texts, len(text_names) == 2,
+                                                     export_config["max_seq_length"]))
+        times = {"raw strings": [], "token ids": []}
+        for text_request, ids_request in zip(text_requests, ids_requests):
+            for name, signature, request in (("raw strings", text_signature, text_request),
+                                             ("token ids", ids_signature, ids_request)):
+                start = time.perf_counter()
+                tf.nest.map_structure(lambda t: t.numpy(), signature(**request))
+                times[name].append(time.perf_counter() - start)
+        for name, seconds in times.items():
+            seconds = np.array(seconds[5:])  # the first calls trace and warm up
+            print(f"{batch:<7}{name:<18}{np.percentile(seconds, 50) * 1e3:>10.2f}{np.percentile(seconds, 99) * 1e3:>10.2f}"
+                  f"{batch / seconds.mean():>13.1f}")
+        ratio = np.median(times["raw strings"][5:]) / np.median(times["token ids"][5:])
+        print(f"{batch:<7}{'strings / ids':<18}{ratio:>9.2f}x")
+
+
+def ids_signature_inputs(tokenizer, texts, pair, max_seq_length):
+    from albert_tf.finetuning.features import encode_tokens
+
+    encoded = [encode_tokens(tokenizer, tokenizer.tokenize(t), tokenizer.tokenize(t) if pair else None,
+                             max_seq_length)
+               for t in texts]
+    width = max(sum(e.input_mask) for e in encoded)
+    return {key: tf.constant([getattr(e, key)[:width] for e in encoded], tf.int32)
+            for key in ("input_word_ids", "input_mask", "input_type_ids")}
+
+
 def main(argv):
-    commands = {"model": benchmark_model, "train": benchmark_train, "data": benchmark_data}
+    commands = {"model": benchmark_model, "train": benchmark_train, "data": benchmark_data, "serve": benchmark_serve}
     if len(argv) != 2 or argv[1] not in commands:
         raise app.UsageError(f"usage: benchmark.py {{{'|'.join(commands)}}} [--flags]")
     commands[argv[1]]()

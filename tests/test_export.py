@@ -220,3 +220,12 @@ def test_hub_format_preprocessor_and_encoder_compose_to_the_text_signature(tiny,
     width = ids["input_word_ids"].shape[1]
     np.testing.assert_array_equal(ids["input_word_ids"], expected["input_word_ids"][:, :width])
     np.testing.assert_allclose(served["pooled_output"], model(expected)["pooled_output"], atol=PARITY_ATOL)
+
+
+def test_serve_benchmark_times_both_signatures_at_both_batch_sizes(encoder_export):
+    _, export_dir = encoder_export
+
+    result = run_script("benchmark.py", "serve", f"--export_dir={export_dir}", "--serve_requests=8")
+
+    rows = [line.split()[:2] for line in result.stdout.splitlines() if line[:1].isdigit()]
+    assert rows == [[b, s] for b in ("1", "32") for s in ("raw", "token", "strings")]

@@ -5,8 +5,8 @@
 Python tokenizer's exact ids), `serving_ids` takes `input_word_ids`, `input_mask` and
 `input_type_ids`. Loading needs only tensorflow and tensorflow_text: the model is traced into
 the graph, the SentencePiece model is a constant of the tokenizer op and an asset beside
-`albert_config.json`, and `assets.extra/` holds TF Serving's warmup requests and the versions the
-export was made with.
+`albert_config.json`, and `assets.extra/` holds TF Serving's warmup requests, the versions the
+export was made with (`versions.json`) and its settings (`export_config.json`).
 
 Per task (`ExportConfig.task`):
   encoder      text_a (+ text_b) → pooled_output [B, H], sequence_output [B, T, H]
@@ -234,7 +234,7 @@ def _version_dir(export_dir, version, overwrite):
     return path
 
 
-def _save(module, path, warmup_texts):
+def _save(module, path, config, warmup_texts):
     signatures = module.signatures()
     tf.saved_model.save(module, path, signatures=signatures)
     extra = os.path.join(path, "assets.extra")
@@ -246,6 +246,8 @@ def _save(module, path, warmup_texts):
     with tf.io.gfile.GFile(os.path.join(extra, "versions.json"), "w") as f:
         json.dump({"tensorflow": tf.__version__, "tensorflow_text": importlib.metadata.version("tensorflow-text")},
                   f, indent=1, sort_keys=True)
+    with tf.io.gfile.GFile(os.path.join(extra, "export_config.json"), "w") as f:
+        json.dump(dataclasses.asdict(config), f, indent=1, sort_keys=True)
 
 
 def export_saved_model(model, config, spm_model_file, albert_config_file, export_dir, version=1, overwrite=False,
@@ -260,11 +262,11 @@ def export_saved_model(model, config, spm_model_file, albert_config_file, export
     serving = ServingModule(model, config, spm_model_file, albert_config_file)
     if not hub_format:
         path = _version_dir(export_dir, version, overwrite)
-        _save(serving, path, warmup_texts)
+        _save(serving, path, config, warmup_texts)
         return path
     preprocessor_path = _version_dir(os.path.join(export_dir, "preprocessor"), version, overwrite)
     encoder_path = _version_dir(os.path.join(export_dir, "encoder"), version, overwrite)
-    _save(PreprocessorModule(serving), preprocessor_path, warmup_texts)
+    _save(PreprocessorModule(serving), preprocessor_path, config, warmup_texts)
     serving.signatures = lambda: {"serving_default": ServingModule.signatures(serving)["serving_ids"]}
-    _save(serving, encoder_path, warmup_texts)
+    _save(serving, encoder_path, config, warmup_texts)
     return preprocessor_path, encoder_path

@@ -10,7 +10,11 @@ def input_names(signature):
 
 def write_warmup_requests(path, signature, texts, batch_sizes=(1, 8)):
     """One Predict request per batch size on the raw-string signature `serving_default`."""
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError:
+        raise ImportError("writing TF Serving warmup requests needs tensorflow-serving-api: "
+                          "pip install 'albert_tf[export]'") from None
 
     names = input_names(signature)
     with tf.io.TFRecordWriter(path) as writer:
