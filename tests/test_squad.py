@@ -86,3 +86,10 @@ def test_the_evaluated_file_is_refused_as_the_null_threshold_file(tmp_path):
                         expect_failure=True)
 
     assert "--null_threshold_file holds the questions of --predict_file" in result.stderr
+
+
+def test_predict_without_any_checkpoint_fails_at_once_instead_of_waiting(tmp_path):
+    result = run_script("run_squad.py", *squad_flags(tmp_path / "out", "", DEV_V2, "--version_2_with_negative",
+                                                     "--do_predict"), expect_failure=True, timeout=120)
+
+    assert "nothing to predict with" in result.stderr
