@@ -27,22 +27,37 @@ def squad_flags(output_dir, train_file, predict_file, *extra):
             "--train_batch_size=8", "--predict_batch_size=8", "--iterations_per_loop=50", *extra)
 
 
-@pytest.mark.parametrize("version", ["1.1", "2.0"])
-def test_run_squad_learns_its_training_questions_and_writes_the_original_outputs(version, tmp_path):
-    small = small_squad(tmp_path, version)
-    v2 = ("--version_2_with_negative", "--dropout_prob=0") if version == "2.0" else ()
-
-    run_script("run_squad.py", *squad_flags(tmp_path / "out", small, small, "--do_train", "--do_predict",
+@pytest.fixture(scope="module", params=["1.1", "2.0"])
+def fitted(request, tmp_path_factory):
+    """A model trained on a few sample questions until it fits them, then asked the same
+    questions: (version, output_dir)."""
+    directory = tmp_path_factory.mktemp(f"squad{request.param}")
+    small = small_squad(directory, request.param)
+    v2 = ("--version_2_with_negative", "--dropout_prob=0") if request.param == "2.0" else ()
+    run_script("run_squad.py", *squad_flags(directory / "out", small, small, "--do_train", "--do_predict",
                                             "--num_train_epochs=160", "--learning_rate=1e-3",
                                             "--save_checkpoints_steps=1000", *v2))
+    return request.param, directory / "out"
 
-    results = json.loads((tmp_path / "out" / "predict_results.json").read_text())
-    written = sorted(p.name for p in (tmp_path / "out").glob("*.json") if "predict" in p.name or "null" in p.name)
+
+def test_run_squad_learns_its_training_questions(fitted):
+    _, output_dir = fitted
+
+    results = json.loads((output_dir / "predict_results.json").read_text())
+
     # Fitting 12–18 questions it trained on shows windows, positions and decoding agree. Exact
     # match, since the sample's one-word answers include articles, which v1.1's F1 scores 0.
     assert results["exact"] > 75
+
+
+def test_run_squad_writes_the_original_outputs(fitted):
+    version, output_dir = fitted
+
+    written = sorted(p.name for p in output_dir.glob("*.json") if "predict" in p.name or "null" in p.name)
+
+    # predict.json is the feature cache's note, predict_results.json the scores.
     assert written == sorted(["nbest_predictions.json", "predictions.json", "predict.json", "predict_results.json"]
-                             + (["null_odds.json"] if v2 else []))
+                             + (["null_odds.json"] if version == "2.0" else []))
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +85,26 @@ def test_predict_only_answers_every_question_of_the_predict_file(predicted_v2):
     assert len(json.loads((output_dir / "predictions.json").read_text())) == 90
 
 
-def test_a_second_prediction_reads_the_cached_windows_and_answers_the_same(predicted_v2):
+@pytest.fixture(scope="module")
+def predicted_again(predicted_v2):
+    """The predictions of the first predict-only run, and a second, identical run's process."""
     output_dir, _ = predicted_v2
     first = (output_dir / "predictions.json").read_text()
-
     again = run_script("run_squad.py", *squad_flags(output_dir, "", DEV_V2, "--version_2_with_negative",
                                                     "--do_predict", f"--null_threshold_file={HELDOUT_V2}"))
+    return first, again, output_dir
 
-    assert "Read cached SQuAD dev-v2.0.json" in again.stderr and (output_dir / "predictions.json").read_text() == first
+
+def test_a_second_prediction_reads_the_cached_windows(predicted_again):
+    _, again, _ = predicted_again
+
+    assert "Read cached SQuAD dev-v2.0.json" in again.stderr
+
+
+def test_a_second_prediction_from_the_cache_answers_the_same(predicted_again):
+    first, _, output_dir = predicted_again
+
+    assert (output_dir / "predictions.json").read_text() == first
 
 
 def test_the_evaluated_file_is_refused_as_the_null_threshold_file(tmp_path):

@@ -103,14 +103,23 @@ def test_a_file_that_is_not_json_is_an_error_naming_it(tmp_path):
 
 # --- alignment -------------------------------------------------------------------------------
 
-def test_every_token_maps_back_to_its_original_characters_through_preprocessing():
+ACCENTED = "  Café owner  BOB paid £3,000.50 for a naïve Über-car!"
+
+
+def test_aligned_pieces_are_the_tokenizers_pieces():
     tokenizer = FullTokenizer(SAMPLE_MODEL)
-    text = "  Café owner  BOB paid £3,000.50 for a naïve Über-car!"
 
-    pieces, spans = squad_data.tokenize_with_char_spans(tokenizer, text)
+    pieces, _ = squad_data.tokenize_with_char_spans(tokenizer, ACCENTED)
 
-    recovered = "".join(text[start:end] for start, end in spans)
-    assert pieces == tokenizer.tokenize(text) and recovered == "".join(text.split())
+    assert pieces == tokenizer.tokenize(ACCENTED)
+
+
+def test_every_token_maps_back_to_its_original_characters_through_preprocessing():
+    _, spans = squad_data.tokenize_with_char_spans(FullTokenizer(SAMPLE_MODEL), ACCENTED)
+
+    recovered = "".join(ACCENTED[start:end] for start, end in spans)
+
+    assert recovered == "".join(ACCENTED.split())
 
 
 def test_tokens_map_to_their_characters_where_sentencepiece_normalizes_them():
@@ -141,8 +150,16 @@ def test_an_answer_that_preprocessing_removes_entirely_is_an_error_naming_the_qu
 
 # --- windows ---------------------------------------------------------------------------------
 
-def test_windows_cover_the_context_and_mark_the_answer_or_cls():
+def test_windows_together_cover_every_context_token():
     tokenizer, _, features, _ = features_for()
+
+    covered = {span for feature in features for span in feature.token_spans.values()}
+
+    assert covered == set(squad_data.tokenize_with_char_spans(tokenizer, CONTEXT)[1])
+
+
+def test_each_training_window_targets_the_answer_or_else_cls():
+    _, _, features, _ = features_for()
 
     labels = []
     for feature in features:
@@ -151,9 +168,8 @@ def test_windows_cover_the_context_and_mark_the_answer_or_cls():
         else:
             start, end = feature.token_spans[feature.start_position][0], feature.token_spans[feature.end_position][1]
             labels.append(CONTEXT[start:end])
-    covered = sorted({span for feature in features for span in feature.token_spans.values()})
-    assert len(features) > 1 and set(labels) == {"school", "[CLS]"}
-    assert covered == sorted(set(squad_data.tokenize_with_char_spans(tokenizer, CONTEXT)[1]))
+
+    assert set(labels) == {"school", "[CLS]"}
 
 
 def test_windows_without_the_answer_are_counted():
