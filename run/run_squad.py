@@ -165,6 +165,8 @@ def write_json(name, value):
 def main(argv):
     del argv
     finetuning_flags.check_common_flags()
+    if FLAGS.predict_feature_left_file:
+        logging.warning("--predict_feature_left_file is not used: the predict cache's .json note holds the windows.")
     if FLAGS.do_train and not FLAGS.train_file:
         raise app.UsageError("--do_train needs --train_file")
     if FLAGS.do_predict and not FLAGS.predict_file:
