@@ -32,8 +32,10 @@ from albert_tf.finetuning.trainer import Finetuner
 finetuning_flags.define_common_flags(max_seq_length=384, learning_rate=5e-5, save_checkpoints_steps=1000)
 flags.DEFINE_string("train_file", None, "SQuAD JSON for training.")
 flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict (and evaluate, when it has answers).")
-flags.DEFINE_string("train_feature_file", None, "Training feature cache path prefix (default: <output_dir>/train).")
-flags.DEFINE_string("predict_feature_file", None, "Predict feature cache path prefix (default: <output_dir>/predict).")
+flags.DEFINE_string("train_feature_file", None, "Training feature cache: <prefix>[.tf_record] with a <prefix>.json "
+                    "note (default: <output_dir>/train).")
+flags.DEFINE_string("predict_feature_file", None, "Predict feature cache: <prefix>[.tf_record] with a <prefix>.json "
+                    "note (default: <output_dir>/predict).")
 flags.DEFINE_string("predict_feature_left_file", None, "Original flag (pickled windows); the cache's .json holds them.")
 flags.DEFINE_bool("version_2_with_negative", False, "SQuAD 2.0: questions may have no answer.")
 flags.DEFINE_integer("doc_stride", 128, "Stride between context windows, in tokens.")
@@ -76,7 +78,11 @@ def cached_features(path_flag, default_name, json_file, tokenizer, is_training):
     training needs only their count, so a training cache does not carry them."""
     examples = squad_data.read_examples(json_file, is_training, FLAGS.version_2_with_negative)
     tf.io.gfile.makedirs(FLAGS.output_dir)
-    path = path_flag or os.path.join(FLAGS.output_dir, default_name)
+    path = os.path.join(FLAGS.output_dir, default_name)
+    if path_flag:
+        # The original's flag named the TFRecord file itself; keep that name rather than doubling
+        # its ending.
+        path = path_flag[:-len(".tf_record")] if path_flag.endswith(".tf_record") else path_flag
     key = {"file": os.path.abspath(json_file), "sha256": file_digest(json_file),
            "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
            "max_seq_length": FLAGS.max_seq_length, "doc_stride": FLAGS.doc_stride,

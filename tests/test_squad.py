@@ -68,15 +68,27 @@ def predicted_v2(tmp_path_factory):
     small = small_squad(directory, "2.0")
     run_script("run_squad.py", *squad_flags(directory / "out", small, small, "--version_2_with_negative", "--do_train",
                                             "--num_train_epochs=1"))
-    predict = run_script("run_squad.py", *squad_flags(directory / "out", "", DEV_V2, "--version_2_with_negative",
-                                                      "--do_predict", f"--null_threshold_file={HELDOUT_V2}"))
+    predict = run_script("run_squad.py", *predict_v2_flags(directory / "out"))
     return directory / "out", predict
+
+
+def predict_v2_flags(output_dir):
+    """Predict the sample dev file, threshold tuned on the held-out file, features cached under
+    the original's kind of --predict_feature_file name."""
+    return squad_flags(output_dir, "", DEV_V2, "--version_2_with_negative", "--do_predict",
+                       f"--null_threshold_file={HELDOUT_V2}", f"--predict_feature_file={output_dir}/dev.tf_record")
 
 
 def test_predict_only_needs_no_train_file_and_tunes_the_threshold_on_the_held_out_file(predicted_v2):
     _, predict = predicted_v2
 
     assert f"tuned on {HELDOUT_V2}" in predict.stderr
+
+
+def test_an_original_feature_file_name_is_the_cache_file_not_a_prefix(predicted_v2):
+    output_dir, _ = predicted_v2
+
+    assert sorted(p.name for p in output_dir.glob("dev*")) == ["dev.json", "dev.tf_record"]
 
 
 def test_predict_only_answers_every_question_of_the_predict_file(predicted_v2):
@@ -90,8 +102,7 @@ def predicted_again(predicted_v2):
     """The predictions of the first predict-only run, and a second, identical run's process."""
     output_dir, _ = predicted_v2
     first = (output_dir / "predictions.json").read_text()
-    again = run_script("run_squad.py", *squad_flags(output_dir, "", DEV_V2, "--version_2_with_negative",
-                                                    "--do_predict", f"--null_threshold_file={HELDOUT_V2}"))
+    again = run_script("run_squad.py", *predict_v2_flags(output_dir))
     return first, again, output_dir
 
 
