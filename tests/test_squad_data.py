@@ -70,6 +70,21 @@ def test_plausible_answers_are_not_references(tmp_path):
     assert example.gold_answers == ()
 
 
+def test_a_training_answer_needs_an_integer_answer_start(tmp_path):
+    path = squad_file(tmp_path / "train.json", [{"id": "q7", "question": "Who?", "answers": [{"text": "Tom"}]}])
+
+    with pytest.raises(squad_data.SquadFormatError, match=r"question 'q7': answer needs an integer 'answer_start'"):
+        squad_data.read_examples(path, is_training=True, version_2_with_negative=False)
+
+
+def test_answers_to_score_against_need_only_their_text(tmp_path):
+    path = squad_file(tmp_path / "dev.json", [{"id": "q", "question": "Who?", "answers": [{"text": "Tom"}]}])
+
+    [example] = squad_data.read_examples(path, is_training=False, version_2_with_negative=False)
+
+    assert example.gold_answers == ("Tom",)
+
+
 def test_an_article_without_paragraphs_is_an_error_naming_it(tmp_path):
     path = tmp_path / "dev.json"
     path.write_text(json.dumps({"data": [{"title": "Botchan", "paragrahps": []}]}))

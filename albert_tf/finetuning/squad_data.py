@@ -26,8 +26,8 @@ class SquadExample:
     qas_id: str
     question: str
     context: str
-    answer_text: str  # the first answer, trained on; "" when impossible
-    start_char: int  # its offset in `context`; -1 when impossible
+    answer_text: str  # the first answer, trained on; "" when impossible or not for training
+    start_char: int  # its offset in `context`; -1 without answer_text
     is_impossible: bool
     gold_answers: tuple  # every reference answer text (for evaluation)
 
@@ -84,27 +84,25 @@ def _example(path, context, qa, is_training, version_2_with_negative):
     if not isinstance(answers, list) or not all(isinstance(a, dict) and "text" in a for a in answers):
         raise SquadFormatError(f"{where}: 'answers' must be a list of {{'text', 'answer_start'}}, got {answers}")
     gold = tuple(a["text"] for a in answers)
-    if is_impossible:
-        return SquadExample(qas_id, qa["question"], context, "", -1, True, gold)
+    if not is_training or is_impossible:
+        # Prediction scores against the answer texts only, as the official scripts do.
+        return SquadExample(qas_id, qa["question"], context, "", -1, is_impossible, gold)
     if not answers:
-        if is_training:
-            raise SquadFormatError(f"{where} has no answers and is not marked is_impossible")
-        return SquadExample(qas_id, qa["question"], context, "", -1, False, gold)
+        raise SquadFormatError(f"{where} has no answers and is not marked is_impossible")
     answer = answers[0]
     text = answer["text"]
     try:
         start = int(answer["answer_start"])
     except (KeyError, TypeError, ValueError):
         raise SquadFormatError(f"{where}: answer needs an integer 'answer_start', got {answer}") from None
-    if is_training:
-        if not text.strip():
-            raise SquadFormatError(f"{where}: the answer to train on is empty; mark the question is_impossible")
-        # Compared as the original scripts did, with runs of whitespace collapsed (a context may
-        # hold "New  York" where the answer says "New York").
-        following = " ".join(context[start:].split()) if 0 <= start < len(context) else ""
-        if not following.startswith(" ".join(text.split())):
-            raise SquadFormatError(f"{where}: answer {text!r} is not at answer_start={start} (the context there "
-                                   f"reads {context[max(start, 0):max(start, 0) + len(text)]!r})")
+    if not text.strip():
+        raise SquadFormatError(f"{where}: the answer to train on is empty; mark the question is_impossible")
+    # Compared as the original scripts did, with runs of whitespace collapsed (a context may hold
+    # "New  York" where the answer says "New York").
+    following = " ".join(context[start:].split()) if 0 <= start < len(context) else ""
+    if not following.startswith(" ".join(text.split())):
+        raise SquadFormatError(f"{where}: answer {text!r} is not at answer_start={start} (the context there "
+                               f"reads {context[max(start, 0):max(start, 0) + len(text)]!r})")
     return SquadExample(qas_id, qa["question"], context, text, start, False, gold)
 
 
