@@ -13,6 +13,7 @@ checkpoint and model.ckpt-best (best F1). The v2 no-answer threshold is
 never on the evaluated file itself (the original tuned it on the dev set it reported).
 """
 
+import hashlib
 import json
 import os
 
@@ -24,20 +25,23 @@ from absl import app, flags, logging
 import albert_tf
 import finetuning_flags
 import job_flags
-from albert_tf.finetuning import feature_cache, squad_data, squad_metrics, squad_postprocess
+from albert_tf.finetuning import feature_cache, squad_data, squad_loss, squad_metrics, squad_postprocess
 from albert_tf.finetuning.squad_data import SquadFeature
 from albert_tf.finetuning.trainer import Finetuner
 
 finetuning_flags.define_common_flags(max_seq_length=384, learning_rate=5e-5, save_checkpoints_steps=1000)
 flags.DEFINE_string("train_file", None, "SQuAD JSON for training.")
 flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict (and evaluate, when it has answers).")
-flags.DEFINE_string("train_feature_file", None, "Training feature cache path prefix (default: <output_dir>/train).")
-flags.DEFINE_string("predict_feature_file", None, "Predict feature cache path prefix (default: <output_dir>/predict).")
+flags.DEFINE_string("train_feature_file", None, "Training feature cache: <prefix>[.tf_record] with a <prefix>.json "
+                    "note (default: <output_dir>/train).")
+flags.DEFINE_string("predict_feature_file", None, "Predict feature cache: <prefix>[.tf_record] with a <prefix>.json "
+                    "note (default: <output_dir>/predict).")
 flags.DEFINE_string("predict_feature_left_file", None, "Original flag (pickled windows); the cache's .json holds them.")
 flags.DEFINE_bool("version_2_with_negative", False, "SQuAD 2.0: questions may have no answer.")
 flags.DEFINE_integer("doc_stride", 128, "Stride between context windows, in tokens.")
 flags.DEFINE_integer("max_query_length", 64, "Question tokens kept.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs (over windows, as the original).")
+flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs, counted in questions as the original: "
+                   "steps = questions / train_batch_size * epochs.")
 flags.DEFINE_float("warmup_proportion", 0.1, "Share of the training steps spent warming up.")
 flags.DEFINE_integer("n_best_size", 20, "Candidates kept per question in nbest_predictions.json.")
 flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.")
@@ -62,25 +66,48 @@ def windows_from_json(rows):
                          {int(k): v for k, v in best}) for example_index, spans, best in rows]
 
 
+def file_digest(path):
+    """SHA-256 of a file's bytes: a cache of an edited SQuAD file is stale even at the same path."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def cached_features(path_flag, default_name, json_file, tokenizer, is_training):
-    """Examples, windows (Python side, for decoding) and the dataset of one SQuAD file."""
+    """Examples, the dataset and the cache's stats of one SQuAD file. For prediction the stats
+    hold each window's token → character map and max-context marks, which decoding needs;
+    training needs only their count, so a training cache does not carry them."""
     examples = squad_data.read_examples(json_file, is_training, FLAGS.version_2_with_negative)
     tf.io.gfile.makedirs(FLAGS.output_dir)
-    path = path_flag or os.path.join(FLAGS.output_dir, default_name)
-    key = {"file": os.path.abspath(json_file), "spm_model_file": os.path.abspath(FLAGS.spm_model_file),
-           "do_lower_case": FLAGS.do_lower_case, "max_seq_length": FLAGS.max_seq_length,
-           "doc_stride": FLAGS.doc_stride, "max_query_length": FLAGS.max_query_length, "is_training": is_training}
+    path = os.path.join(FLAGS.output_dir, default_name)
+    if path_flag:
+        # The original's flag named the TFRecord file itself; keep that name rather than doubling
+        # its ending.
+        path = path_flag[:-len(".tf_record")] if path_flag.endswith(".tf_record") else path_flag
+    key = {"file": os.path.abspath(json_file), "sha256": file_digest(json_file),
+           "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
+           "max_seq_length": FLAGS.max_seq_length, "doc_stride": FLAGS.doc_stride,
+           "max_query_length": FLAGS.max_query_length, "is_training": is_training}
 
     def build():
         features, stats = squad_data.build_features(examples, tokenizer, FLAGS.max_seq_length, FLAGS.doc_stride,
                                                     FLAGS.max_query_length, is_training)
         arrays = [squad_data.feature_arrays(f, is_training) for f in features]
-        return arrays, {**stats, "windows": windows_to_json(features)}
+        if not is_training:
+            stats["windows"] = windows_to_json(features)
+        return arrays, stats
 
     dataset, stats = feature_cache.load_or_build(path, key, build,
                                                  squad_data.feature_spec(FLAGS.max_seq_length, is_training),
                                                  f"SQuAD {os.path.basename(json_file)} (questions)")
-    logging.info("%s: %d questions in %d windows.", json_file, stats["examples"], stats["features"])
+    logging.info("%s: %d questions in %d windows%s.", json_file, stats["examples"], stats["features"],
+                 f", {stats['answer_outside']} of them without the answer (trained as no-answer, as the original)"
+                 if is_training else "")
+    return examples, dataset, stats
+
+
+def predict_features(path_flag, default_name, json_file, tokenizer):
+    """Examples, windows (Python side, for decoding) and the dataset of a SQuAD file to predict."""
+    examples, dataset, stats = cached_features(path_flag, default_name, json_file, tokenizer, False)
     return examples, windows_from_json(stats["windows"]), dataset
 
 
@@ -90,36 +117,49 @@ def predict_answers(finetuner, examples, windows, dataset):
                                     FLAGS.version_2_with_negative)
 
 
-def has_answers(examples):
-    return any(example.gold_answers for example in examples)
+def evaluable(examples):
+    """Whether the predict file has the references to score against: v2.0 any answer or
+    is_impossible mark; v1.1 answers for every question (its official script has no rule for
+    a question without them)."""
+    if FLAGS.version_2_with_negative:
+        return any(example.gold_answers or example.is_impossible for example in examples)
+    unanswered = sum(not example.gold_answers for example in examples)
+    if 0 < unanswered < len(examples):
+        logging.warning("%s: %d of %d questions have no answers; not evaluating.", FLAGS.predict_file, unanswered,
+                        len(examples))
+    return unanswered == 0
 
 
 def null_threshold(finetuner, tokenizer):
     """--null_score_diff_threshold, or the best-F1 threshold on --null_threshold_file."""
     if not FLAGS.null_threshold_file:
+        logging.info("Null threshold %.4f (--null_score_diff_threshold).", FLAGS.null_score_diff_threshold)
         return FLAGS.null_score_diff_threshold
-    examples, windows, dataset = cached_features(None, "null_threshold", FLAGS.null_threshold_file, tokenizer, False)
-    predictions, _, null_scores = predict_answers(finetuner, examples, windows, dataset)
-    threshold = squad_metrics.tune_null_threshold(examples, predictions, null_scores)
-    tuned = squad_metrics.evaluate(examples, squad_postprocess.apply_null_threshold(predictions, null_scores,
-                                                                                    threshold))
+    examples, windows, dataset = predict_features(None, "null_threshold", FLAGS.null_threshold_file, tokenizer)
+    span_predictions, _, null_scores = predict_answers(finetuner, examples, windows, dataset)
+    threshold = squad_metrics.tune_null_threshold(examples, span_predictions, null_scores)
+    tuned = squad_metrics.evaluate(examples, squad_postprocess.apply_null_threshold(span_predictions, null_scores,
+                                                                                    threshold),
+                                   version_2_with_negative=True)
     logging.info("Null threshold %.4f tuned on %s (its F1 there: %.2f).", threshold, FLAGS.null_threshold_file,
                  tuned["f1"])
     return threshold
 
 
 def answer(finetuner, tokenizer, examples, windows, dataset):
-    """Final answers (v2: after the null threshold), nbest, null scores and, with answers, metrics."""
-    predictions, nbest, null_scores = predict_answers(finetuner, examples, windows, dataset)
-    threshold = None
+    """Final answers (v2: after the null threshold), nbest, null scores and, with references,
+    metrics (v2: with the official oracle thresholds of the spans before the threshold)."""
+    span_predictions, nbest, null_scores = predict_answers(finetuner, examples, windows, dataset)
+    predictions = span_predictions
     if FLAGS.version_2_with_negative:
         threshold = null_threshold(finetuner, tokenizer)
-        predictions = squad_postprocess.apply_null_threshold(predictions, null_scores, threshold)
+        predictions = squad_postprocess.apply_null_threshold(span_predictions, null_scores, threshold)
     results = None
-    if has_answers(examples):
-        results = squad_metrics.evaluate(examples, predictions, null_scores)
-        if threshold is not None:
-            results["null_score_diff_threshold"] = threshold
+    if evaluable(examples):
+        results = squad_metrics.evaluate(examples, predictions, version_2_with_negative=FLAGS.version_2_with_negative)
+        if FLAGS.version_2_with_negative:
+            results.update(squad_metrics.best_thresholds(examples, span_predictions, null_scores),
+                           null_score_diff_threshold=threshold)
     return predictions, nbest, null_scores, results
 
 
@@ -131,37 +171,46 @@ def write_json(name, value):
 def main(argv):
     del argv
     finetuning_flags.check_common_flags()
+    if FLAGS.predict_feature_left_file:
+        logging.warning("--predict_feature_left_file is not used: the predict cache's .json note holds the windows.")
     if FLAGS.do_train and not FLAGS.train_file:
         raise app.UsageError("--do_train needs --train_file")
     if FLAGS.do_predict and not FLAGS.predict_file:
         raise app.UsageError("--do_predict needs --predict_file")
     if FLAGS.null_threshold_file and not FLAGS.version_2_with_negative:
         raise app.UsageError("--null_threshold_file is for SQuAD 2.0: add --version_2_with_negative")
+    if FLAGS.null_threshold_file and FLAGS.do_predict and (
+            file_digest(FLAGS.null_threshold_file) == file_digest(FLAGS.predict_file)):
+        raise app.UsageError("--null_threshold_file holds the questions of --predict_file: a threshold tuned on the "
+                             "evaluated questions overstates their scores (the original's defect). Name a held-out "
+                             "file; predict_results.json reports that oracle figure as best_f1 anyway")
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
     finetuning_flags.record_flags()
     strategy = job_flags.create_strategy()
 
     num_train_steps = num_warmup_steps = 1
     if FLAGS.do_train:
-        train_examples, train_windows, train_dataset = cached_features(
-            FLAGS.train_feature_file, "train", FLAGS.train_file, tokenizer, True)
-        num_train_steps = max(1, int(len(train_windows) / FLAGS.train_batch_size * FLAGS.num_train_epochs))
+        _, train_dataset, train_stats = cached_features(FLAGS.train_feature_file, "train", FLAGS.train_file,
+                                                        tokenizer, True)
+        # The original counted questions, not windows: a long context's extra windows do not
+        # lengthen training.
+        num_train_steps = max(1, int(train_stats["examples"] / FLAGS.train_batch_size * FLAGS.num_train_epochs))
         num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
-        logging.info("Training %d steps (%d windows, %.1f epochs), %d warmup.", num_train_steps, len(train_windows),
-                     FLAGS.num_train_epochs, num_warmup_steps)
+        logging.info("Training %d steps (%d questions in %d windows, %.1f epochs), %d warmup.", num_train_steps,
+                     train_stats["examples"], train_stats["features"], FLAGS.num_train_epochs, num_warmup_steps)
     config = finetuning_flags.finetuning_config(num_train_steps, num_warmup_steps)
     finetuner = Finetuner(
         strategy, lambda dtype: albert_tf.AlbertQuestionAnswerer(
             albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top, FLAGS.end_n_top, FLAGS.dropout_prob,
             dtype=dtype),
-        squad_postprocess.per_example_loss(FLAGS.version_2_with_negative), config)
+        squad_loss.per_example_loss(FLAGS.version_2_with_negative), config)
 
     predict = None
     if FLAGS.do_predict:
-        predict = cached_features(FLAGS.predict_feature_file, "predict", FLAGS.predict_file, tokenizer, False)
+        predict = predict_features(FLAGS.predict_feature_file, "predict", FLAGS.predict_file, tokenizer)
     if FLAGS.do_train:
         evaluate = None
-        if predict is not None and has_answers(predict[0]):
+        if predict is not None and evaluable(predict[0]):
             def evaluate():
                 return answer(finetuner, tokenizer, *predict)[3]
         finetuner.train(train_dataset, evaluate, "f1")

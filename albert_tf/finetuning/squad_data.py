@@ -26,8 +26,8 @@ class SquadExample:
     qas_id: str
     question: str
     context: str
-    answer_text: str  # the first answer, trained on; "" when impossible
-    start_char: int  # its offset in `context`; -1 when impossible
+    answer_text: str  # the first answer, trained on; "" when impossible or not for training
+    start_char: int  # its offset in `context`; -1 without answer_text
     is_impossible: bool
     gold_answers: tuple  # every reference answer text (for evaluation)
 
@@ -36,49 +36,73 @@ def read_examples(path, is_training, version_2_with_negative):
     """The questions of a SQuAD JSON file, in file order.
 
     Training examples need an answer whose text is found at its `answer_start` (unless
-    `is_impossible`); a mismatch is an error naming the question, never a silent drop.
+    `is_impossible`); a mismatch is an error naming the question, never a silent drop. v2.0's
+    `plausible_answers` are read past: neither the original nor the official scripts use them.
     """
     try:
         with tf.io.gfile.GFile(path) as f:
             data = json.load(f)["data"]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise SquadFormatError(f"{path}: not a SQuAD JSON file with a top-level 'data' list ({e})") from None
+    if not isinstance(data, list):
+        raise SquadFormatError(f"{path}: 'data' is a {type(data).__name__}, not a list of articles")
     examples = []
-    for article in data:
-        for paragraph in article.get("paragraphs", []):
-            context = paragraph.get("context")
-            if context is None:
-                raise SquadFormatError(f"{path}: a paragraph of {article.get('title', '?')!r} has no 'context'")
-            for qa in paragraph.get("qas", []):
+    for article_index, article in enumerate(data):
+        title = article.get("title", article_index) if isinstance(article, dict) else article_index
+        for paragraph in _list(path, article, "paragraphs", f"article {title!r}"):
+            context = paragraph.get("context") if isinstance(paragraph, dict) else None
+            if not isinstance(context, str):
+                raise SquadFormatError(f"{path}: a paragraph of article {title!r} has no 'context' text")
+            for qa in _list(path, paragraph, "qas", f"a paragraph of article {title!r}"):
                 examples.append(_example(path, context, qa, is_training, version_2_with_negative))
     if not examples:
         raise SquadFormatError(f"{path}: no questions")
+    seen = set()
+    for example in examples:
+        # Predictions are keyed by id: a repeated one would silently lose a question.
+        if example.qas_id in seen:
+            raise SquadFormatError(f"{path}: question id {example.qas_id!r} is used twice")
+        seen.add(example.qas_id)
     return examples
 
 
+def _list(path, parent, key, where):
+    if not isinstance(parent, dict) or not isinstance(parent.get(key), list):
+        raise SquadFormatError(f"{path}: {where} has no '{key}' list")
+    return parent[key]
+
+
 def _example(path, context, qa, is_training, version_2_with_negative):
-    qas_id = qa.get("id")
-    where = f"{path}: question {qas_id!r}"
-    if qas_id is None or "question" not in qa:
+    if not isinstance(qa, dict) or "id" not in qa or "question" not in qa:
         raise SquadFormatError(f"{path}: a question without 'id' or 'question': {str(qa)[:200]}")
+    qas_id = qa["id"]
+    where = f"{path}: question {qas_id!r}"
     is_impossible = bool(qa.get("is_impossible", False))
     if is_impossible and not version_2_with_negative:
         raise SquadFormatError(f"{where} is_impossible, but this is a v1.1 run: pass --version_2_with_negative")
     answers = qa.get("answers", [])
-    gold = tuple(a.get("text", "") for a in answers)
-    if is_impossible:
-        return SquadExample(qas_id, qa["question"], context, "", -1, True, gold)
+    if not isinstance(answers, list) or not all(isinstance(a, dict) and "text" in a for a in answers):
+        raise SquadFormatError(f"{where}: 'answers' must be a list of {{'text', 'answer_start'}}, got {answers}")
+    gold = tuple(a["text"] for a in answers)
+    if not is_training or is_impossible:
+        # Prediction scores against the answer texts only, as the official scripts do.
+        return SquadExample(qas_id, qa["question"], context, "", -1, is_impossible, gold)
     if not answers:
-        if is_training:
-            raise SquadFormatError(f"{where} has no answers and is not marked is_impossible")
-        return SquadExample(qas_id, qa["question"], context, "", -1, False, gold)
+        raise SquadFormatError(f"{where} has no answers and is not marked is_impossible")
     answer = answers[0]
-    if "text" not in answer or "answer_start" not in answer:
-        raise SquadFormatError(f"{where}: answer needs 'text' and 'answer_start', got {answer}")
-    start, text = int(answer["answer_start"]), answer["text"]
-    if is_training and " ".join(context[start:start + len(text)].split()) != " ".join(text.split()):
-        raise SquadFormatError(f"{where}: answer {text!r} is not at answer_start={start} (the context there reads "
-                               f"{context[start:start + len(text)]!r})")
+    text = answer["text"]
+    try:
+        start = int(answer["answer_start"])
+    except (KeyError, TypeError, ValueError):
+        raise SquadFormatError(f"{where}: answer needs an integer 'answer_start', got {answer}") from None
+    if not text.strip():
+        raise SquadFormatError(f"{where}: the answer to train on is empty; mark the question is_impossible")
+    # Compared as the original scripts did, with runs of whitespace collapsed (a context may hold
+    # "New  York" where the answer says "New York").
+    following = " ".join(context[start:].split()) if 0 <= start < len(context) else ""
+    if not following.startswith(" ".join(text.split())):
+        raise SquadFormatError(f"{where}: answer {text!r} is not at answer_start={start} (the context there "
+                               f"reads {context[max(start, 0):max(start, 0) + len(text)]!r})")
     return SquadExample(qas_id, qa["question"], context, text, start, False, gold)
 
 
@@ -116,10 +140,15 @@ def tokenize_with_char_spans(tokenizer, text):
             piece_chars.append(c)
             owner.append(index)
     target = "".join(piece_chars)
-    position = [None] * len(target)
-    for block in difflib.SequenceMatcher(None, source, target, autojunk=False).get_matching_blocks():
-        for k in range(block.size):
-            position[block.b + k] = kept[block.a + k]
+    if target == source:
+        # SentencePiece's normalization left every character as it was (the usual case): no
+        # alignment search, which is quadratic on long contexts.
+        position = kept
+    else:
+        position = [None] * len(target)
+        for block in difflib.SequenceMatcher(None, source, target, autojunk=False).get_matching_blocks():
+            for k in range(block.size):
+                position[block.b + k] = kept[block.a + k]
     spans = [[None, None] for _ in pieces]
     for k, index in enumerate(owner):
         if position[k] is not None:
@@ -171,18 +200,23 @@ def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_le
 
     p_mask is 1 where an answer cannot be (question, both [SEP], padding), 0 at [CLS] and the
     context. For training, an answer outside a window makes that window impossible (start = end
-    = 0, [CLS]), as the original. Returns features and counts (examples, features, questions
-    truncated to max_query_length).
+    = 0, [CLS]) in v1.1 and v2.0 alike, as the original did (its comment says such windows are
+    thrown out; its code keeps them). Returns features and counts: examples, features, questions truncated to
+    max_query_length (`truncated`) and training windows without their answer (`answer_outside`).
     """
-    features, truncated_questions = [], 0
+    features, truncated_questions, answer_outside, contexts = [], 0, 0, {}
     cls_id, sep_id = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"])
     for example_index, example in enumerate(examples):
         query = tokenizer.tokenize(example.question)
         if len(query) > max_query_length:
             truncated_questions += 1
             query = query[:max_query_length]
-        pieces, char_spans = tokenize_with_char_spans(tokenizer, example.context)
-        doc_ids = tokenizer.convert_tokens_to_ids(pieces)
+        query_ids = tokenizer.convert_tokens_to_ids(query)
+        if example.context not in contexts:
+            # SQuAD asks several questions of each paragraph: align each paragraph once.
+            pieces, spans = tokenize_with_char_spans(tokenizer, example.context)
+            contexts = {example.context: (spans, tokenizer.convert_tokens_to_ids(pieces))}
+        char_spans, doc_ids = contexts[example.context]
         max_doc_tokens = max_seq_length - len(query) - 3
         if max_doc_tokens < 1:
             raise ValueError(f"--max_seq_length={max_seq_length} leaves no room for context after a "
@@ -191,8 +225,10 @@ def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_le
         if is_training and not example.is_impossible:
             answer_end = example.start_char + len(example.answer_text)
             covering = [i for i, (s, e) in enumerate(char_spans) if s < answer_end and e > example.start_char]
-            if covering:
-                answer_tokens = (covering[0], covering[-1])
+            if not covering:
+                raise SquadFormatError(f"question {example.qas_id!r}: no token of the context covers its answer "
+                                       f"{example.answer_text!r} (preprocessing removed every character of it)")
+            answer_tokens = (covering[0], covering[-1])
         windows, start = [], 0
         while True:
             length = min(len(doc_ids) - start, max_doc_tokens)
@@ -202,7 +238,7 @@ def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_le
             start += min(length, doc_stride)
         offset = len(query) + 2
         for window_index, (start, length) in enumerate(windows):
-            ids = [cls_id] + tokenizer.convert_tokens_to_ids(query) + [sep_id] + doc_ids[start:start + length] + [sep_id]
+            ids = [cls_id] + query_ids + [sep_id] + doc_ids[start:start + length] + [sep_id]
             padding = max_seq_length - len(ids)
             feature = SquadFeature(
                 example_index=example_index,
@@ -220,8 +256,10 @@ def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_le
                     feature.end_position = answer_tokens[1] - start + offset
                 else:
                     feature.is_impossible = True
+                    answer_outside += 1
             features.append(feature)
-    return features, {"examples": len(examples), "features": len(features), "truncated": truncated_questions}
+    return features, {"examples": len(examples), "features": len(features), "truncated": truncated_questions,
+                      "answer_outside": answer_outside}
 
 
 def feature_arrays(feature, is_training):
@@ -235,7 +273,9 @@ def feature_arrays(feature, is_training):
 
 
 def feature_spec(max_seq_length, is_training):
-    spec = {name: ((max_seq_length,), tf.int32) for name in ("input_word_ids", "input_mask", "input_type_ids", "p_mask")}
+    """Names, shapes and dtypes of the cached features (see `feature_arrays`)."""
+    spec = {name: ((max_seq_length,), tf.int32)
+            for name in ("input_word_ids", "input_mask", "input_type_ids", "p_mask")}
     if is_training:
         spec.update({name: ((), tf.int32) for name in ("start_positions", "end_positions", "is_impossible")})
     return spec

@@ -1,4 +1,10 @@
-"""Exact match and F1 by the rules of the official SQuAD v1.1 / v2.0 evaluation scripts."""
+"""Exact match and F1 by the rules of the official SQuAD v1.1 / v2.0 evaluation scripts.
+
+The two scripts share `normalize_answer` but differ at the edges, and each version is scored by
+its own: v2.0 drops reference answers that normalize to nothing (an unanswerable question's only
+reference is ""), gives F1 1 when prediction and reference are both empty, and reports HasAns /
+NoAns parts; v1.1 keeps every reference and gives F1 0 without a common token.
+"""
 
 import collections
 import math
@@ -19,10 +25,10 @@ def exact_match(prediction, gold):
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
-def f1_score(prediction, gold):
-    """Token-overlap F1 of the normalized answers; two empty answers agree (v2 no-answer)."""
+def f1_score(prediction, gold, *, version_2_with_negative):
+    """Token-overlap F1 of the normalized answers; by the v2.0 rule two empty answers agree."""
     predicted, reference = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    if not predicted or not reference:
+    if version_2_with_negative and (not predicted or not reference):
         return float(predicted == reference)
     common = sum((collections.Counter(predicted) & collections.Counter(reference)).values())
     if common == 0:
@@ -31,20 +37,30 @@ def f1_score(prediction, gold):
     return 2 * precision * recall / (precision + recall)
 
 
-def gold_answers(example):
-    """Reference texts of an example; [""] when it has none (a v2 no-answer question)."""
-    answers = [a for a in example.gold_answers if normalize_answer(a)]
-    return answers or [""]
+def gold_answers(example, *, version_2_with_negative):
+    """Reference texts of an example. v2.0: those that normalize to something, else [""]."""
+    if not version_2_with_negative:
+        if not example.gold_answers:
+            raise ValueError(f"question {example.qas_id!r} has no reference answers; SQuAD v1.1 scores only "
+                             "questions that have them")
+        return list(example.gold_answers)
+    return [a for a in example.gold_answers if normalize_answer(a)] or [""]
 
 
-def raw_scores(examples, predictions):
+def has_answer(example):
+    """Whether the official v2.0 script counts the question as answerable: it has any answer."""
+    return bool(example.gold_answers)
+
+
+def raw_scores(examples, predictions, *, version_2_with_negative):
     """Per question: the best exact match and F1 over its reference answers."""
     exact, f1 = {}, {}
     for example in examples:
-        golds = gold_answers(example)
+        golds = gold_answers(example, version_2_with_negative=version_2_with_negative)
         prediction = predictions[example.qas_id]
         exact[example.qas_id] = max(exact_match(prediction, g) for g in golds)
-        f1[example.qas_id] = max(f1_score(prediction, g) for g in golds)
+        f1[example.qas_id] = max(f1_score(prediction, g, version_2_with_negative=version_2_with_negative)
+                                 for g in golds)
     return exact, f1
 
 
@@ -52,13 +68,13 @@ def _threshold_sweep(examples, predictions, scores, null_scores):
     """The official sweep: start with every answer "" (no-answer questions right), then switch
     questions to their span prediction by increasing null score. Yields (the metric's sum after
     the switch, the switched question's null score), and first (sum with all "", None)."""
-    has_answer = {e.qas_id: gold_answers(e) != [""] for e in examples}
-    current = sum(1 for q in has_answer if not has_answer[q])
+    answerable = {e.qas_id: has_answer(e) for e in examples}
+    current = sum(1 for q in answerable if not answerable[q])
     yield current, None
     for qas_id in sorted(null_scores, key=null_scores.get):
         if qas_id not in scores:
             continue
-        if has_answer[qas_id]:
+        if answerable[qas_id]:
             current += scores[qas_id]
         else:
             current -= 1 if predictions[qas_id] else 0
@@ -75,33 +91,40 @@ def find_best_threshold(examples, predictions, scores, null_scores):
     return 100.0 * best / len(scores), threshold
 
 
-def tune_null_threshold(examples, predictions, null_scores):
+def best_thresholds(examples, span_predictions, null_scores):
+    """The official `find_all_best_thresh` on the best spans before any threshold (as the original
+    ran it): the oracle `best_exact`, `best_f1` and their thresholds, in %."""
+    exact, f1 = raw_scores(examples, span_predictions, version_2_with_negative=True)
+    results = {}
+    results["best_exact"], results["best_exact_thresh"] = find_best_threshold(examples, span_predictions, exact,
+                                                                              null_scores)
+    results["best_f1"], results["best_f1_thresh"] = find_best_threshold(examples, span_predictions, f1, null_scores)
+    return results
+
+
+def tune_null_threshold(examples, span_predictions, null_scores):
     """The threshold for `apply_null_threshold` ("" when null score >= it) that maximizes F1:
     just above the last switched question's null score, or -inf when "" everywhere is best."""
-    _, f1 = raw_scores(examples, predictions)
+    _, f1 = raw_scores(examples, span_predictions, version_2_with_negative=True)
     best, threshold = -1, -math.inf
-    for total, null_score in _threshold_sweep(examples, predictions, f1, null_scores):
+    for total, null_score in _threshold_sweep(examples, span_predictions, f1, null_scores):
         if total > best:
             best, threshold = total, -math.inf if null_score is None else math.nextafter(null_score, math.inf)
     return threshold
 
 
-def evaluate(examples, predictions, null_scores=None):
-    """exact and f1 (in %), with HasAns/NoAns parts for v2 and, given the null scores, the
-    oracle thresholds on these same examples (`best_f1_thresh`: for reporting, not for tuning
-    the threshold used on them)."""
-    exact, f1 = raw_scores(examples, predictions)
+def evaluate(examples, predictions, *, version_2_with_negative):
+    """exact and f1 (in %) of the final answers by that version's official script; v2.0 adds the
+    HasAns / NoAns parts for the groups that have questions."""
+    exact, f1 = raw_scores(examples, predictions, version_2_with_negative=version_2_with_negative)
     results = {"exact": 100.0 * sum(exact.values()) / len(exact), "f1": 100.0 * sum(f1.values()) / len(f1),
                "total": len(exact)}
-    has_answer = [e.qas_id for e in examples if gold_answers(e) != [""]]
-    no_answer = [e.qas_id for e in examples if gold_answers(e) == [""]]
-    for name, ids in (("HasAns", has_answer), ("NoAns", no_answer)):
-        if ids and no_answer:
-            results[f"{name}_exact"] = 100.0 * sum(exact[i] for i in ids) / len(ids)
-            results[f"{name}_f1"] = 100.0 * sum(f1[i] for i in ids) / len(ids)
-            results[f"{name}_total"] = len(ids)
-    if null_scores is not None:
-        results["best_exact"], results["best_exact_thresh"] = find_best_threshold(examples, predictions, exact,
-                                                                                  null_scores)
-        results["best_f1"], results["best_f1_thresh"] = find_best_threshold(examples, predictions, f1, null_scores)
+    if version_2_with_negative:
+        groups = (("HasAns", [e.qas_id for e in examples if has_answer(e)]),
+                  ("NoAns", [e.qas_id for e in examples if not has_answer(e)]))
+        for name, ids in groups:
+            if ids:
+                results[f"{name}_exact"] = 100.0 * sum(exact[i] for i in ids) / len(ids)
+                results[f"{name}_f1"] = 100.0 * sum(f1[i] for i in ids) / len(ids)
+                results[f"{name}_total"] = len(ids)
     return results

@@ -16,10 +16,15 @@ import tensorflow as tf
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
+    """An answer text with the start and end scores (v1.1 logits, v2.0 log-probs) of its span."""
+
     text: str
-    score: float
-    start_char: int
-    end_char: int
+    start_score: float
+    end_score: float
+
+    @property
+    def score(self):
+        return self.start_score + self.end_score
 
 
 def _spans_v1(outputs, i, n_best_size):
@@ -27,21 +32,24 @@ def _spans_v1(outputs, i, n_best_size):
     ends = np.argsort(-outputs["end_logits"][i])[:n_best_size]
     for s in starts:
         for e in ends:
-            yield int(s), int(e), float(outputs["start_logits"][i][s] + outputs["end_logits"][i][e])
+            yield int(s), int(e), float(outputs["start_logits"][i][s]), float(outputs["end_logits"][i][e])
 
 
 def _spans_v2(outputs, i, n_best_size):
     del n_best_size  # the model already chose start_n_top × end_n_top spans
     for k, s in enumerate(outputs["start_top_index"][i]):
         for j, e in enumerate(outputs["end_top_index"][i][k]):
-            yield int(s), int(e), float(outputs["start_top_log_probs"][i][k] + outputs["end_top_log_probs"][i][k][j])
+            yield (int(s), int(e), float(outputs["start_top_log_probs"][i][k]),
+                   float(outputs["end_top_log_probs"][i][k][j]))
 
 
 def decode(examples, features, outputs, n_best_size=20, max_answer_length=30, version_2_with_negative=False):
     """Returns (predictions {id: text}, nbest {id: [dict]}, null_scores {id: float} or None).
 
     `outputs` holds the model's outputs as arrays, one row per feature. The null score of a
-    question is the minimum of its windows' `cls_logits` (v2), as the original.
+    question is the minimum of its windows' `cls_logits` (v2), as the original. n-best entries
+    have the original's fields: text, probability (softmax over the listed spans' scores),
+    start_log_prob and end_log_prob (the original's names, which for v1.1 hold logits).
     """
     by_example = collections.defaultdict(list)
     for i, feature in enumerate(features):
@@ -52,19 +60,20 @@ def decode(examples, features, outputs, n_best_size=20, max_answer_length=30, ve
         candidates = {}
         for i in by_example[example_index]:
             feature = features[i]
-            for start, end, score in spans(outputs, i, n_best_size):
+            for start, end, start_score, end_score in spans(outputs, i, n_best_size):
                 if (start not in feature.token_spans or end not in feature.token_spans or end < start
                         or end - start + 1 > max_answer_length or not feature.token_is_max_context.get(start)):
                     continue
-                start_char, end_char = feature.token_spans[start][0], feature.token_spans[end][1]
-                key = (start_char, end_char)
-                if key not in candidates or candidates[key].score < score:
-                    candidates[key] = Candidate(example.context[start_char:end_char].strip(), score, start_char,
-                                                end_char)
-        ranked = sorted(candidates.values(), key=lambda c: -c.score)[:n_best_size] or [Candidate("", 0.0, -1, -1)]
+                text = example.context[feature.token_spans[start][0]:feature.token_spans[end][1]].strip()
+                candidate = Candidate(text, start_score, end_score)
+                # One entry per answer text, as the original: the same words at two places are one
+                # answer to the metrics.
+                if text not in candidates or candidates[text].score < candidate.score:
+                    candidates[text] = candidate
+        ranked = sorted(candidates.values(), key=lambda c: -c.score)[:n_best_size] or [Candidate("", 0.0, 0.0)]
         probabilities = tf.nn.softmax(np.array([c.score for c in ranked], np.float64)).numpy()
-        nbest[example.qas_id] = [{"text": c.text, "probability": float(p), "score": c.score}
-                                 for c, p in zip(ranked, probabilities)]
+        nbest[example.qas_id] = [{"text": c.text, "probability": float(p), "start_log_prob": c.start_score,
+                                  "end_log_prob": c.end_score} for c, p in zip(ranked, probabilities)]
         predictions[example.qas_id] = ranked[0].text
         if version_2_with_negative:
             null_scores[example.qas_id] = float(min(outputs["cls_logits"][i] for i in by_example[example_index]))
@@ -74,24 +83,3 @@ def decode(examples, features, outputs, n_best_size=20, max_answer_length=30, ve
 def apply_null_threshold(predictions, null_scores, threshold):
     """"" for every question whose null score reaches `threshold`, else its best span."""
     return {qas_id: "" if null_scores[qas_id] >= threshold else text for qas_id, text in predictions.items()}
-
-
-def per_example_loss(version_2_with_negative):
-    """The original's SQuAD losses, per window.
-
-    v1.1: (CE(start) + CE(end)) / 2 on the start and end logits. v2.0: (−log p(start) −
-    log p(end | gold start)) / 2 + 0.5 · sigmoid CE(cls_logits, is_impossible).
-    """
-    def v1(outputs, batch):
-        start = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["start_positions"], outputs["start_logits"])
-        end = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["end_positions"], outputs["end_logits"])
-        return (start + end) / 2
-
-    def v2(outputs, batch):
-        start = -tf.gather(outputs["start_log_probs"], batch["start_positions"], batch_dims=1)
-        end = -tf.gather(outputs["end_log_probs"], batch["end_positions"], batch_dims=1)
-        answerable = tf.nn.sigmoid_cross_entropy_with_logits(tf.cast(batch["is_impossible"], tf.float32),
-                                                             outputs["cls_logits"])
-        return (start + end) / 2 + 0.5 * answerable
-
-    return v2 if version_2_with_negative else v1
