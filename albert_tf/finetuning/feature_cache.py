@@ -66,6 +66,7 @@ def load_or_build(path, key, build, spec, description):
     if not stats["examples"]:
         raise ValueError(f"{description}: no examples")
     if stats["truncated"]:
-        logging.warning("%s: %d of %d examples are longer than the maximum sequence length and were truncated.",
-                        description, stats["truncated"], stats["examples"])
+        logging.warning("%s: %d of %d examples were truncated to fit the length limits (--max_seq_length; "
+                        "for SQuAD, questions cut to --max_query_length).", description, stats["truncated"],
+                        stats["examples"])
     return read_features(path, spec), stats
