@@ -233,7 +233,7 @@ def test_serve_benchmark_times_both_signatures_at_both_batch_sizes(encoder_expor
 
 def test_squad_v2_blanks_the_answer_when_the_null_score_reaches_the_threshold(tiny, tmp_path):
     config, config_file, tokenizer = tiny
-    model = albert_tf.AlbertQuestionAnswerer(config, version_2_with_negative=True, start_n_top=2, end_n_top=2)
+    model = albert_tf.AlbertQuestionAnswerer(config, version_2_with_negative=True, start_n_top=5, end_n_top=5)
     question, context = b"Where does Tom ride?", b"Tom rides his red bike to school every day."
     ids = python_ids(tokenizer, [question], [context])
     offset = len(tokenizer.tokenize(question.decode())) + 2
@@ -242,7 +242,7 @@ def test_squad_v2_blanks_the_answer_when_the_null_score_reaches_the_threshold(ti
     p_mask[:, 0] = 0
     null_score = float(model({**ids, "p_mask": p_mask})["cls_logits"][0])
     below, above = (export(model, config_file, tmp_path / name, "squad", "--version_2_with_negative",
-                           "--start_n_top=2", "--end_n_top=2", "--max_query_length=8",
+                           "--start_n_top=5", "--end_n_top=5", "--max_query_length=8",
                            f"--null_score_diff_threshold={threshold}")
                     for name, threshold in (("below", null_score - 1), ("above", null_score + 1)))
 
