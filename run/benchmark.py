@@ -2,7 +2,7 @@
 
     python run/benchmark.py model --config=run/configs/albert_base.json --batch=8 --seq=128 --peer=keras_hub
     python run/benchmark.py train --flagfile=run/flags/quickstart.flags --peer=keras_hub --curve_steps=200
-    python run/benchmark.py data
+    python run/benchmark.py data --data_dupe_factor=40 --original_tool=PATH/albert/create_pretraining_data.py
     python run/benchmark.py serve --export_dir=exports/sst2/1
 
 `model` times a forward pass and a training step (forward + backward + optimizer update) of
@@ -15,6 +15,7 @@ the machine's speed falls on both; the median is reported. keras-hub is an optio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -51,6 +52,10 @@ flags.DEFINE_string("spm_model", "tfrecords/sample/botchan.model", "data: Senten
 flags.DEFINE_integer("data_seq", 512, "data: max_seq_length of the records and of the pipeline's batches.")
 flags.DEFINE_integer("data_batch", 64, "data: pipeline batch size.")
 flags.DEFINE_integer("data_dupe_factor", 5, "data: passes over the corpus.")
+flags.DEFINE_string("original_tool", None,
+                    "data: the original release's create_pretraining_data.py (in a google-research/albert "
+                    "checkout, next to its tokenization.py), timed as the peer: both tools run as commands "
+                    "with the same flags, the original in its one process.")
 flags.DEFINE_string("export_dir", None, "serve: a versioned export of run/export_saved_model.py (e.g. DIR/1).")
 flags.DEFINE_integer("serve_requests", 200, "serve: timed requests per signature and batch size.")
 FLAGS = flags.FLAGS
@@ -236,6 +241,8 @@ def benchmark_data():
         print(f"create_pretraining_data, {workers} worker(s): {rates[workers]:.0f} instances/s "
               f"({summary['instances']} instances)")
     print(f"{os.cpu_count()} workers vs 1: {rates[os.cpu_count()] / rates[1]:.2f}x")
+    if FLAGS.original_tool:
+        compare_with_the_original_tool(workdir)
     dataset = pretraining_dataset(list(outputs), FLAGS.data_batch, FLAGS.data_seq, 20, True, seed=0)
     batches = 50
     for _ in dataset.take(5):
@@ -245,6 +252,53 @@ def benchmark_data():
         pass
     print(f"input pipeline, batch {FLAGS.data_batch} x seq {FLAGS.data_seq}: "
           f"{batches * FLAGS.data_batch / (time.perf_counter() - start):.0f} examples/s")
+
+
+# Runs the original script under TF 2: its tokenization.py imports tensorflow_hub for a TF-Hub helper
+# that the data tool never calls, and tensorflow_hub needs tf-keras, which this stack does not have.
+ORIGINAL_TOOL_LAUNCHER = """
+import os, runpy, sys, types
+try:
+    import tensorflow_hub
+except ImportError:
+    sys.modules["tensorflow_hub"] = types.ModuleType("tensorflow_hub")
+script = sys.argv[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+sys.argv = sys.argv[1:]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def compare_with_the_original_tool(workdir):
+    """Wall time of the whole command, ours and the original's, from the same flags.
+
+    Start-up (importing TensorFlow, loading the model, spawning workers) counts for both, as it does
+    for a user; `--data_dupe_factor` sets how much work it is amortized over."""
+    common = [f"--input_file={FLAGS.corpus}", f"--spm_model_file={FLAGS.spm_model}", "--do_lower_case=true",
+              f"--max_seq_length={FLAGS.data_seq}", "--max_predictions_per_seq=20", "--ngram=3",
+              "--masked_lm_prob=0.15", f"--dupe_factor={FLAGS.data_dupe_factor}", "--random_seed=12345"]
+    ours_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "create_pretraining_data.py")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(ours_script)),
+                                           os.environ.get("PYTHONPATH", "")]))
+    commands = {"original, 1 process": [sys.executable, "-c", ORIGINAL_TOOL_LAUNCHER, FLAGS.original_tool]}
+    for workers in sorted({1, os.cpu_count()}):
+        commands[f"ours, {workers} worker(s)"] = [sys.executable, ours_script, f"--num_workers={workers}"]
+    rates = {}
+    for name, command in commands.items():
+        output = os.path.join(workdir, name.replace(" ", "").replace(",", "-") + ".tfrecord")
+        start = time.perf_counter()
+        result = subprocess.run(command + common + [f"--output_file={output}"], env=env, capture_output=True,
+                                text=True)
+        seconds = time.perf_counter() - start
+        if result.returncode:
+            sys.exit(f"{name} failed ({' '.join(command[:2])} ...):\n{result.stderr[-3000:]}")
+        instances = sum(1 for _ in tf.data.TFRecordDataset(output))
+        rates[name] = instances / seconds
+        print(f"command, {name}: {instances} instances in {seconds:.1f}s = {rates[name]:.0f} instances/s")
+    original = rates.pop("original, 1 process")
+    for name, rate in rates.items():
+        print(f"{name} vs the original tool: {rate / original:.2f}x")
 
 
 def benchmark_serve():

@@ -39,6 +39,23 @@ def test_data_benchmark_reports_writer_and_pipeline_throughput():
     assert "create_pretraining_data, 1 worker(s):" in result.stdout and "input pipeline, batch 8 x seq 64" in result.stdout
 
 
+def test_data_benchmark_times_the_original_tool_as_a_command_next_to_its_tokenization_module(tmp_path):
+    # A stand-in with the original's layout: a script beside a tokenization.py that imports
+    # tensorflow_hub (not installed here); it writes three records per pass.
+    (tmp_path / "tokenization.py").write_text("import tensorflow_hub\n")
+    (tmp_path / "create_pretraining_data.py").write_text(
+        "import sys\nimport tensorflow as tf\nimport tokenization\n"
+        "args = dict(a[2:].split('=', 1) for a in sys.argv[1:])\n"
+        "with tf.io.TFRecordWriter(args['output_file']) as writer:\n"
+        "    for _ in range(3 * int(args['dupe_factor'])):\n        writer.write(b'')\n")
+
+    result = run_script("benchmark.py", "data", "--data_seq=64", "--data_dupe_factor=2", "--data_batch=8",
+                        f"--original_tool={tmp_path / 'create_pretraining_data.py'}")
+
+    assert "command, original, 1 process: 6 instances" in result.stdout
+    assert "ours, 1 worker(s) vs the original tool:" in result.stdout
+
+
 def test_make_finetuning_samples_rebuilds_the_committed_sample_tasks(tmp_path):
     import filecmp
     import os

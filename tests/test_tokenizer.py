@@ -30,6 +30,22 @@ def test_tokenize_lowercases_and_round_trips_through_ids():
     assert tokenizer.convert_ids_to_tokens(tokenizer.convert_tokens_to_ids(tokens)) == tokens
 
 
+def test_ids_and_pieces_agree_with_sentencepiece_over_the_whole_vocabulary():
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    processor = spm.SentencePieceProcessor(model_file=SAMPLE_MODEL)
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+
+    assert (tokenizer.convert_ids_to_tokens(range(len(pieces))), tokenizer.convert_tokens_to_ids(pieces + ["zzqx"])) \
+        == (pieces, [processor.piece_to_id(p) for p in pieces + ["zzqx"]])
+
+
+def test_an_id_outside_the_vocabulary_is_an_error_naming_the_model():
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+
+    with pytest.raises(IndexError, match=r"\[-1\].*botchan.model.*0\.\.3999"):
+        tokenizer.convert_ids_to_tokens([5, -1])
+
+
 class MergingProcessor:
     """A SentencePiece stand-in whose vocabulary merges "3.0," into one piece, as large ones do."""
 

@@ -13,6 +13,7 @@ The original `create_pretraining_data.py` algorithm, with its defects fixed:
 """
 
 import dataclasses
+import functools
 import random
 
 CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
@@ -48,6 +49,7 @@ def document_rng(seed, dupe, document_index):
     return random.Random(f"{seed}:{dupe}:{document_index}")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_start_piece(piece):
     """Whether a SentencePiece piece starts a word, by the original's rule: it starts with "▁" or
     "<", is punctuation, or has a character outside a-z and punctuation (so digits and non-Latin
@@ -138,13 +140,16 @@ def mask_tokens(tokens, config, vocab_words, rng):
     num_to_predict = min(config.max_predictions_per_seq, max(1, int(round(len(tokens) * config.masked_lm_prob))))
     lengths = list(range(1, config.ngram + 1))
     weights = [1.0 / n for n in lengths] if config.favor_shorter_ngram else [1.0 / n for n in reversed(lengths)]
-    spans_by_start = [words[start:start + config.ngram] for start in range(len(words))]
-    rng.shuffle(spans_by_start)
+    # Candidate spans start at each word, in random order; a span is cut only when it is reached
+    # (most are never reached once the budget is spent).
+    starts = list(range(len(words)))
+    rng.shuffle(starts)
 
     output, masked, covered, span_lengths = list(tokens), [], set(), []
-    for spans in spans_by_start:
+    for start in starts:
         if len(masked) >= num_to_predict:
             break
+        spans = words[start:start + config.ngram]
         n = rng.choices(lengths[:len(spans)], weights=weights[:len(spans)])[0]
         # Shorter n-grams when the chosen one would overshoot the budget, as the original does.
         while n > 1 and len(masked) + sum(len(w) for w in spans[:n]) > num_to_predict:

@@ -12,7 +12,10 @@ SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
 def preprocess_text(text, lower=False):
     """Collapses whitespace, NFKD-normalizes, strips combining marks, optionally lowercases."""
     text = " ".join(text.strip().split())
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    # NFKD and the combining-mark filter leave ASCII unchanged, and skipping them when they cannot
+    # change anything is most of `create_pretraining_data`'s tokenization time on English text.
+    if not text.isascii():
+        text = "".join([c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)])
     return text.lower() if lower else text
 
 
@@ -54,6 +57,10 @@ class FullTokenizer:
             self.processor = spm.SentencePieceProcessor(model_proto=f.read())
         self.spm_model_file = spm_model_file
         self.do_lower_case = do_lower_case
+        # Python dict lookups: a call into SentencePiece per piece costs more than the lookup itself.
+        self._pieces = [self.processor.id_to_piece(i) for i in range(self.processor.get_piece_size())]
+        self._ids = {piece: i for i, piece in enumerate(self._pieces)}
+        self._unk_id = self.processor.unk_id()
         missing = [t for t in SPECIAL_TOKENS if self.processor.piece_to_id(t) == self.processor.unk_id()]
         if missing:
             raise ValueError(f"{spm_model_file} has no {missing} pieces; an ALBERT model needs [CLS], [SEP] "
@@ -67,7 +74,12 @@ class FullTokenizer:
         return encode_pieces(self.processor, preprocess_text(text, lower=self.do_lower_case))
 
     def convert_tokens_to_ids(self, tokens):
-        return [self.processor.piece_to_id(token) for token in tokens]
+        return [self._ids.get(token, self._unk_id) for token in tokens]
 
     def convert_ids_to_tokens(self, ids):
-        return [self.processor.id_to_piece(int(i)) for i in ids]
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < len(self._pieces)]
+        if bad:
+            raise IndexError(f"token ids {bad[:5]} are outside {self.spm_model_file}'s vocabulary "
+                             f"(0..{len(self._pieces) - 1})")
+        return [self._pieces[i] for i in ids]
