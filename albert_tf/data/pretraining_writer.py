@@ -1,17 +1,22 @@
 """Raw text → pretraining TFRecord shards in the original record schema, on all cores.
 
 Documents are streamed (one sentence per line, a blank line between documents), in groups of
-`DOCUMENT_GROUP`, to a pool of worker processes; results come back in input order and are written
-round-robin to the output files. Memory holds a few groups, whatever the corpus size and
-`dupe_factor` (the original held corpus × dupe_factor instances in RAM, original issue #204).
-Output bytes depend on the flags and the seed only, not on the number of workers.
+`DOCUMENT_GROUP`, to a pool of worker processes. A first pass tokenizes them into a temporary file
+(in TMPDIR, about twice the size of the text); each of the `dupe_factor` passes reads it back and
+makes instances, which come back in input order and are written round-robin to the output files.
+Memory holds a few groups, whatever the corpus size and `dupe_factor` (the original held
+corpus × dupe_factor instances in RAM, original issue #204). Output bytes depend on the flags and
+the seed only, not on the number of workers.
 """
 
 import collections
+import contextlib
 import dataclasses
 import json
 import multiprocessing
 import os
+import pickle
+import tempfile
 import time
 
 import tensorflow as tf
@@ -73,11 +78,16 @@ def _start_worker(spm_model_file, do_lower_case, instance_config):
                    vocab_words=tokenizer.convert_ids_to_tokens(range(tokenizer.vocab_size)))
 
 
+def _tokenize_group(documents):
+    """Documents (lists of lines) → documents as lists of pieces, one list per non-empty line."""
+    tokenizer = _worker["tokenizer"]
+    return [[tokens for tokens in map(tokenizer.tokenize, document) if tokens] for document in documents]
+
+
 def _process_group(task):
-    """(seed, dupe, first document index, documents) → (serialized records, statistics)."""
-    seed, dupe, first_index, documents = task
+    """(seed, dupe, first document index, tokenized documents) → (serialized records, statistics)."""
+    seed, dupe, first_index, tokenized = task
     tokenizer, config = _worker["tokenizer"], _worker["config"]
-    tokenized = [[tokens for tokens in map(tokenizer.tokenize, document) if tokens] for document in documents]
     records, stats = [], collections.Counter()
     for offset, document in enumerate(tokenized):
         others = [d for i, d in enumerate(tokenized) if i != offset and d]
@@ -90,7 +100,7 @@ def _process_group(task):
             stats["label_1"] += int(instance.is_random_next)
             for n in instance.ngram_lengths:
                 stats[f"ngram_{n}"] += 1
-    stats["documents"] = len(documents)
+    stats["documents"] = len(tokenized)
     return records, stats
 
 
@@ -133,6 +143,36 @@ def check_config(config):
             100 * instance.max_predictions_per_seq / instance.max_seq_length)
 
 
+@contextlib.contextmanager
+def _worker_map(config):
+    """An ordered `map` over the workers: in this process for one worker (a worker process would
+    only add its start-up, importing TensorFlow), else over a pool."""
+    worker_args = (config.spm_model_file, config.do_lower_case, config.instance)
+    if config.num_workers == 1:
+        _start_worker(*worker_args)
+        yield map
+        return
+    with multiprocessing.get_context("spawn").Pool(config.num_workers, _start_worker, worker_args) as pool:
+        yield pool.imap
+
+
+def _write_records(results, writers, stats, total_documents, config, start):
+    """Writes each group's records round-robin over the files; logs progress. Returns the count."""
+    written, last_log, total = 0, start, total_documents * config.dupe_factor
+    for records, group_stats in results:
+        for record in records:
+            writers[written % len(writers)].write(record)
+            written += 1
+        stats.update(group_stats)
+        now = time.time()
+        if now - last_log > 10:
+            last_log = now
+            done = stats["documents"] / total
+            logging.info("%d/%d documents, %d instances, %.0f instances/s, ETA %.0fs", stats["documents"], total,
+                         written, written / (now - start), (now - start) * (1 - done) / max(done, 1e-9))
+    return written
+
+
 def write_pretraining_data(config):
     """Writes the shards; returns the statistics (also written as JSON next to the shards)."""
     check_config(config)
@@ -140,31 +180,27 @@ def write_pretraining_data(config):
     if not total_documents:
         raise ValueError(f"no documents in {list(config.input_files)}: the files are empty")
     writers = [tf.io.TFRecordWriter(path) for path in config.output_files]
-    stats, written, start = collections.Counter(), 0, time.time()
+    stats, start = collections.Counter(), time.time()
 
-    def tasks():
-        for dupe in range(config.dupe_factor):
-            first = 0
-            for group in _groups(config.input_files):
-                yield config.random_seed, dupe, first, group
-                first += len(group)
+    # The corpus is tokenized once, to a temporary file that every pass reads back: tokenizing is
+    # as costly as making the instances, and holding the tokens in memory would not scale.
+    with _worker_map(config) as worker_map, tempfile.TemporaryFile() as tokenized:
+        groups = 0
+        for group in worker_map(_tokenize_group, _groups(config.input_files)):
+            pickle.dump(group, tokenized, protocol=pickle.HIGHEST_PROTOCOL)
+            groups += 1
+        logging.info("tokenized %d documents in %.0fs", total_documents, time.time() - start)
 
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(config.num_workers, _start_worker,
-                      (config.spm_model_file, config.do_lower_case, config.instance)) as pool:
-        last_log = start
-        for records, group_stats in pool.imap(_process_group, tasks()):
-            for record in records:
-                writers[written % len(writers)].write(record)
-                written += 1
-            stats.update(group_stats)
-            now = time.time()
-            if now - last_log > 10:
-                last_log = now
-                done = stats["documents"] / (total_documents * config.dupe_factor)
-                logging.info("%d/%d documents, %d instances, %.0f instances/s, ETA %.0fs",
-                             stats["documents"], total_documents * config.dupe_factor, written,
-                             written / (now - start), (now - start) * (1 - done) / max(done, 1e-9))
+        def tasks():
+            for dupe in range(config.dupe_factor):
+                tokenized.seek(0)
+                first = 0
+                for _ in range(groups):
+                    group = pickle.load(tokenized)
+                    yield config.random_seed, dupe, first, group
+                    first += len(group)
+
+        written = _write_records(worker_map(_process_group, tasks()), writers, stats, total_documents, config, start)
     for writer in writers:
         writer.close()
     if not written:
