@@ -356,7 +356,10 @@ def main(argv):
     commands = {"model": benchmark_model, "train": benchmark_train, "data": benchmark_data, "serve": benchmark_serve}
     if len(argv) != 2 or argv[1] not in commands:
         raise app.UsageError(f"usage: benchmark.py {{{'|'.join(commands)}}} [--flags]")
-    commands[argv[1]]()
+    # Everything a benchmark writes (records, checkpoints, summaries) goes to one scratch folder.
+    with tempfile.TemporaryDirectory(prefix="albert_benchmark_") as scratch:
+        tempfile.tempdir = scratch
+        commands[argv[1]]()
 
 
 if __name__ == "__main__":

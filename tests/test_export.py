@@ -123,6 +123,20 @@ def test_assets_hold_the_tokenizer_config_and_versions(encoder_export):
     assert versions["tensorflow"] == tf.__version__ and versions["tensorflow_text"].startswith("2.21")
 
 
+def test_a_config_of_any_file_name_becomes_the_albert_config_asset_and_no_temporary_file_stays(
+        tiny, tmp_path, monkeypatch):
+    config, config_file, _ = tiny
+    renamed = tmp_path / "my_model.json"
+    renamed.write_text(open(config_file).read())
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+
+    export_dir = export(albert_tf.AlbertEncoder(config), renamed, tmp_path, "encoder")
+
+    assert (sorted(os.listdir(os.path.join(export_dir, "assets"))), os.listdir(tmp_path / "tmp")) == (
+        ["albert_config.json", "botchan.model"], [])
+
+
 def test_warmup_requests_parse_and_run_against_the_signature(encoder_export):
     from tensorflow_serving.apis import prediction_log_pb2
 

@@ -63,11 +63,7 @@ class ServingModule(tf.Module):
         self.model = model
         self.config = config
         self.tokenizer = InGraphTokenizer(spm_model_file, do_lower_case=config.do_lower_case)
-        # The config is an asset under the name the original release used.
-        self._asset_dir = tempfile.mkdtemp(prefix="albert_export_")
-        config_copy = os.path.join(self._asset_dir, "albert_config.json")
-        tf.io.gfile.copy(albert_config_file, config_copy, overwrite=True)
-        self.assets = [tf.saved_model.Asset(spm_model_file), tf.saved_model.Asset(config_copy)]
+        self.assets = [tf.saved_model.Asset(spm_model_file), tf.saved_model.Asset(albert_config_file)]
         python_tokenizer = FullTokenizer(spm_model_file, do_lower_case=config.do_lower_case)
         self.cls_id, self.sep_id, self.mask_id = python_tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]", "[MASK]"])
         self.version_2 = bool(getattr(model, "version_2_with_negative", False))
@@ -259,14 +255,18 @@ def export_saved_model(model, config, spm_model_file, albert_config_file, export
     `<export_dir>/encoder/<version>/` (input dict → the task's outputs, as `serving_ids`).
     Returns the two paths then.
     """
-    serving = ServingModule(model, config, spm_model_file, albert_config_file)
-    if not hub_format:
-        path = _version_dir(export_dir, version, overwrite)
-        _save(serving, path, config, warmup_texts)
-        return path
-    preprocessor_path = _version_dir(os.path.join(export_dir, "preprocessor"), version, overwrite)
-    encoder_path = _version_dir(os.path.join(export_dir, "encoder"), version, overwrite)
-    _save(PreprocessorModule(serving), preprocessor_path, config, warmup_texts)
-    serving.signatures = lambda: {"serving_default": ServingModule.signatures(serving)["serving_ids"]}
-    _save(serving, encoder_path, config, warmup_texts)
-    return preprocessor_path, encoder_path
+    # The config is an asset under the name the original release used, whatever the file is called.
+    with tempfile.TemporaryDirectory(prefix="albert_export_") as asset_dir:
+        config_copy = os.path.join(asset_dir, "albert_config.json")
+        tf.io.gfile.copy(albert_config_file, config_copy, overwrite=True)
+        serving = ServingModule(model, config, spm_model_file, config_copy)
+        if not hub_format:
+            path = _version_dir(export_dir, version, overwrite)
+            _save(serving, path, config, warmup_texts)
+            return path
+        preprocessor_path = _version_dir(os.path.join(export_dir, "preprocessor"), version, overwrite)
+        encoder_path = _version_dir(os.path.join(export_dir, "encoder"), version, overwrite)
+        _save(PreprocessorModule(serving), preprocessor_path, config, warmup_texts)
+        serving.signatures = lambda: {"serving_default": ServingModule.signatures(serving)["serving_ids"]}
+        _save(serving, encoder_path, config, warmup_texts)
+        return preprocessor_path, encoder_path
