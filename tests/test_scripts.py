@@ -52,7 +52,7 @@ def test_data_benchmark_times_the_original_tool_as_a_command_next_to_its_tokeniz
     result = run_script("benchmark.py", "data", "--data_seq=64", "--data_dupe_factor=2", "--data_batch=8",
                         f"--original_tool={tmp_path / 'create_pretraining_data.py'}")
 
-    assert "command, original, 1 process: 6 instances" in result.stdout
+    assert "command, original, 1 process: dupe_factor 2: 6 instances" in result.stdout
     assert "ours, 1 worker(s) vs the original tool:" in result.stdout
 
 
