@@ -38,3 +38,19 @@ def check_layer_keras_save_load(layer, call_args, tmp_path):
     inputs = [keras.Input(batch_shape=np.shape(a), dtype=np.asarray(a).dtype.name) for a in call_args]
     model = keras.Model(inputs, layer(*inputs))
     check_keras_save_load(model, list(call_args), tmp_path)
+
+
+def randomly_initialized_weights(model):
+    """The weights a fresh model drew at random (kernels, tables), not its constant biases and gammas."""
+    return {w.path: np.asarray(w).ravel() for w in model.weights if np.ptp(np.asarray(w)) > 0}
+
+
+def weights_sharing_a_draw(model, prefix=8):
+    """Paths of weights whose first `prefix` values repeat another weight's: one draw used twice."""
+    seen, repeats = {}, []
+    for path, values in randomly_initialized_weights(model).items():
+        key = tuple(values[:prefix])
+        if key in seen:
+            repeats.append((seen[key], path))
+        seen.setdefault(key, path)
+    return repeats

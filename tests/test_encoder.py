@@ -7,7 +7,8 @@ import tensorflow as tf
 from albert_tf import AlbertConfig, AlbertEncoder, AlbertPretrainer, load_original_checkpoint
 from tests import numpy_albert
 from tests.conftest import write_tf1_checkpoint
-from tests.harness import check_config_round_trip, check_keras_save_load, outputs_close
+from tests.harness import (check_config_round_trip, check_keras_save_load, outputs_close, randomly_initialized_weights,
+                           weights_sharing_a_draw)
 
 # Exact counts for the released v2 shapes, from the original variable list (vocab 30000).
 RELEASED_PARAMETER_COUNTS = {
@@ -19,6 +20,9 @@ RELEASED_PARAMETER_COUNTS = {
 
 # float32 kernels vs a float64 NumPy reference, over a few layers.
 PARITY_ATOL = 1e-5
+
+# A normal of standard deviation s truncated at 2s has standard deviation 0.879626 s.
+TRUNCATED_NORMAL_STD_RATIO = 0.879626
 
 
 def encoder_inputs(batch):
@@ -47,6 +51,21 @@ def test_variables_do_not_grow_with_depth(grouped_config):
     deep = AlbertEncoder(dataclasses.replace(grouped_config, num_hidden_layers=48))
 
     assert [v.shape for v in deep.weights] == [v.shape for v in shallow.weights]
+
+
+def test_every_weight_of_a_new_model_is_its_own_random_draw(grouped_config):
+    pretrainer = AlbertPretrainer(grouped_config)
+
+    assert weights_sharing_a_draw(pretrainer) == []
+
+
+def test_new_weights_follow_the_originals_truncated_normal(grouped_config):
+    config = dataclasses.replace(grouped_config, initializer_range=0.05)
+    values = np.concatenate(list(randomly_initialized_weights(AlbertPretrainer(config)).values()))
+
+    # Over ~9,000 values the sample standard deviation is within 2% (about 3 standard errors).
+    assert np.abs(values).max() <= 2 * 0.05 and np.std(values) == pytest.approx(
+        TRUNCATED_NORMAL_STD_RATIO * 0.05, rel=0.02)
 
 
 def test_forward_matches_numpy_reference_with_groups_and_padding(grouped_config, padded_batch, tmp_path):
@@ -104,6 +123,17 @@ def test_mixed_bfloat16_keeps_normalization_and_logits_in_float32(grouped_config
     assert outputs["mlm_logits"].dtype == "float32" and outputs["sop_logits"].dtype == "float32"
     # bfloat16 keeps 8 mantissa bits; logits of this size agree to a few hundredths.
     outputs_close(outputs, full(padded_batch), atol=5e-2)
+
+
+def test_mixed_bfloat16_sums_the_embedding_tables_unrounded(grouped_config, padded_batch):
+    full = AlbertEncoder(grouped_config)
+    mixed = AlbertEncoder(grouped_config, dtype="mixed_bfloat16")
+    mixed.set_weights(full.get_weights())
+    ids, types = padded_batch["input_word_ids"], padded_batch["input_type_ids"]
+
+    embedded = mixed.embeddings(ids, types)
+
+    outputs_close(embedded, full.embeddings(ids, types), atol=0)
 
 
 def test_sequence_longer_than_max_positions_is_a_clear_error(grouped_config):

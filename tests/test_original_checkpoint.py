@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from albert_tf import (AlbertEncoder, AlbertPretrainer, CheckpointMismatchError, load_original_checkpoint,
-                       save_original_checkpoint)
-from albert_tf.checkpoint import original_variable_map
+from albert_tf import (AlbertEncoder, AlbertPretrainer, CheckpointMismatchError, load_checkpoint,
+                       load_original_checkpoint, save_original_checkpoint)
+from albert_tf.checkpoint import original_variable_map, save_native_checkpoint
 from tests import numpy_albert
 from tests.conftest import write_tf1_checkpoint
 
@@ -75,12 +75,20 @@ def test_checkpoint_of_another_shape_lists_names_and_shapes(grouped_config, tmp_
         load_original_checkpoint(AlbertPretrainer(wider), prefix)
 
 
-def test_checkpoint_with_other_groups_lists_missing_and_unexpected(grouped_config, tmp_path):
+def test_checkpoint_with_more_groups_lists_the_unexpected_ones(grouped_config, tmp_path):
     _, prefix = checkpoint(grouped_config, tmp_path)
     one_group = dataclasses.replace(grouped_config, num_hidden_groups=1, inner_group_num=1)
 
     with pytest.raises(CheckpointMismatchError, match=r"(?s)not in the model:.*group_1/inner_group_1/"):
         load_original_checkpoint(AlbertPretrainer(one_group), prefix)
+
+
+def test_checkpoint_with_fewer_groups_lists_the_missing_ones_with_their_shapes(grouped_config, tmp_path):
+    _, prefix = checkpoint(dataclasses.replace(grouped_config, num_hidden_groups=1), tmp_path)
+
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"(?s)missing from the checkpoint:.*group_1/inner_group_1/ffn_1/intermediate/dense/kernel \[16, 24\]"):
+        load_original_checkpoint(AlbertPretrainer(grouped_config), prefix)
 
 
 def test_nothing_is_assigned_when_the_checkpoint_does_not_fit(grouped_config, tmp_path):
@@ -90,6 +98,18 @@ def test_nothing_is_assigned_when_the_checkpoint_does_not_fit(grouped_config, tm
 
     with pytest.raises(CheckpointMismatchError):
         load_original_checkpoint(pretrainer, prefix)
+
+    assert all(np.array_equal(a, b) for a, b in zip(before, pretrainer.get_weights()))
+
+
+def test_nothing_is_assigned_when_a_native_checkpoint_does_not_fit(grouped_config, tmp_path):
+    wider_ffn = dataclasses.replace(grouped_config, intermediate_size=32)
+    prefix = save_native_checkpoint(AlbertPretrainer(wider_ffn), str(tmp_path / "native" / "ckpt"))
+    pretrainer = AlbertPretrainer(grouped_config)
+    before = [w.copy() for w in pretrainer.get_weights()]
+
+    with pytest.raises(CheckpointMismatchError, match="does not fit the model"):
+        load_checkpoint(pretrainer, prefix)
 
     assert all(np.array_equal(a, b) for a, b in zip(before, pretrainer.get_weights()))
 

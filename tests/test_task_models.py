@@ -4,7 +4,7 @@ import pytest
 from albert_tf import (AlbertClassifier, CheckpointMismatchError, AlbertMultipleChoice, AlbertPretrainer, AlbertQuestionAnswerer,
                        load_checkpoint)
 from albert_tf.checkpoint.native import save_native_checkpoint
-from tests.harness import check_keras_save_load, outputs_close
+from tests.harness import check_keras_save_load, outputs_close, weights_sharing_a_draw
 
 # float32 Keras vs float64 NumPy on a tiny model.
 HEAD_ATOL = 1e-5
@@ -72,6 +72,50 @@ def v2_reference(model, batch, start_index):
     return start_log_probs, end_log_probs, cls[:, 0]
 
 
+def test_squad_v1_logits_are_one_dense_layer_on_every_token(grouped_config, padded_batch):
+    model = AlbertQuestionAnswerer(grouped_config)
+
+    outputs = model(encoder_inputs(padded_batch))
+
+    sequence = np.asarray(model.encoder(encoder_inputs(padded_batch))["sequence_output"], np.float64)
+    logits = dense(model.span_head.dense, sequence)
+    outputs_close([outputs["start_logits"], outputs["end_logits"]], [logits[..., 0], logits[..., 1]], atol=HEAD_ATOL)
+
+
+def test_squad_v2_heads_have_the_originals_variables(grouped_config):
+    model = AlbertQuestionAnswerer(grouped_config, version_2_with_negative=True)
+    hidden = grouped_config.hidden_size
+
+    encoder_weights = {id(w) for w in model.encoder.weights}
+    shapes = {w.path.split("/", 1)[1]: tuple(w.shape) for w in model.weights if id(w) not in encoder_weights}
+
+    # start_logits/dense, end_logits/{dense_0, LayerNorm, dense_1}, answer_class/{dense_0, dense_1 (no bias)}.
+    assert shapes == {
+        "start_head/kernel": (hidden, 1), "start_head/bias": (1,),
+        "end_head/dense_0/kernel": (2 * hidden, hidden), "end_head/dense_0/bias": (hidden,),
+        "end_head/layer_norm/gamma": (hidden,), "end_head/layer_norm/beta": (hidden,),
+        "end_head/dense_1/kernel": (hidden, 1), "end_head/dense_1/bias": (1,),
+        "answerability_head/dense_0/kernel": (2 * hidden, hidden), "answerability_head/dense_0/bias": (hidden,),
+        "answerability_head/dense_1/kernel": (hidden, 1)}
+
+
+@pytest.mark.parametrize("make", [lambda c, rate: AlbertClassifier(c, num_labels=3, classifier_dropout=rate),
+                                  lambda c, rate: AlbertMultipleChoice(c, num_choices=3, dropout_rate=rate)],
+                         ids=["classifier", "multiple_choice"])
+def test_head_dropout_acts_in_training_only_at_the_given_rate(make, grouped_config, padded_batch):
+    inputs = encoder_inputs(padded_batch)
+    model = make(grouped_config, 0.5)
+    zero = make(grouped_config, 0.0)
+    zero.set_weights(model.get_weights())
+    if isinstance(model, AlbertMultipleChoice):
+        inputs = {k: v[None] for k, v in inputs.items()}
+
+    outputs = [np.asarray(m(inputs, training=t)["logits"]) for m, t in ((model, True), (model, False), (zero, True))]
+
+    # The encoder's own dropouts are 0 in this config: only the head's dropout can change the logits.
+    assert not np.allclose(outputs[0], outputs[1]) and np.allclose(outputs[2], outputs[1], atol=HEAD_ATOL)
+
+
 def test_squad_v2_training_outputs_match_the_original_equations(grouped_config, padded_batch):
     model = AlbertQuestionAnswerer(grouped_config, version_2_with_negative=True)
     gold_start = np.array([4, 3, 0], np.int32)
@@ -104,11 +148,24 @@ def test_masked_positions_are_never_top_starts(grouped_config, padded_batch):
     assert not np.take_along_axis(p_mask, starts, axis=1).any()
 
 
-@pytest.mark.parametrize("make", [
-    lambda c: AlbertClassifier(c, num_labels=1, classifier_dropout=0.2),
-    lambda c: AlbertQuestionAnswerer(c),
-    lambda c: AlbertQuestionAnswerer(c, version_2_with_negative=True, start_n_top=2, end_n_top=2),
-], ids=["regressor", "squad_v1", "squad_v2"])
+TASK_MODELS = {
+    "classifier": lambda c: AlbertClassifier(c, num_labels=3),
+    "regressor": lambda c: AlbertClassifier(c, num_labels=1, classifier_dropout=0.2),
+    "multiple_choice": lambda c: AlbertMultipleChoice(c, num_choices=4),
+    "squad_v1": lambda c: AlbertQuestionAnswerer(c),
+    "squad_v2": lambda c: AlbertQuestionAnswerer(c, version_2_with_negative=True, start_n_top=2, end_n_top=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TASK_MODELS))
+def test_every_weight_of_a_new_task_model_is_its_own_random_draw(name, grouped_config):
+    model = TASK_MODELS[name](grouped_config)
+
+    assert weights_sharing_a_draw(model) == []
+
+
+@pytest.mark.parametrize("make", [TASK_MODELS[name] for name in ("regressor", "squad_v1", "squad_v2")],
+                         ids=["regressor", "squad_v1", "squad_v2"])
 def test_task_models_survive_keras_save_load(make, grouped_config, padded_batch, tmp_path):
     inputs = {**encoder_inputs(padded_batch), "p_mask": p_mask_for(padded_batch)}
 

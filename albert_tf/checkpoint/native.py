@@ -62,13 +62,18 @@ def load_native_checkpoint(model, checkpoint_path, *, allow_missing_heads=False)
     present = {head: layer for head, layer in heads.items() if head not in missing_heads}
     if present:
         parts.append(tf.train.Checkpoint(model=tf.train.Checkpoint(**present)))
-    for part in parts:
-        try:
+    # tf.train.Checkpoint assigns variable by variable, so a mismatch found halfway would leave the
+    # model half loaded: put the values back, so that a failed load assigns nothing.
+    before = [variable.numpy() for variable in model.weights]
+    try:
+        for part in parts:
             status = part.read(path)
             status.expect_partial()
             status.assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
-            raise CheckpointMismatchError(f"checkpoint {path} does not fit the model: {e}") from None
+    except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+        for variable, value in zip(model.weights, before):
+            variable.assign(value)
+        raise CheckpointMismatchError(f"checkpoint {path} does not fit the model: {e}") from None
     if missing_heads:
         logging.warning("Checkpoint %s has no %s; they keep their random initialization.", path, missing_heads)
 

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from albert_tf.layers.initializers import truncated_normal
 from albert_tf.layers.token_dense import dense_on_tokens
 
 # The original adds this to the logits of padded keys (not -inf): a fully padded row then
@@ -43,7 +44,7 @@ class SelfAttention(keras.layers.Layer):
 
         def dense(name):
             return keras.layers.Dense(
-                hidden_size, kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
+                hidden_size, kernel_initializer=truncated_normal(initializer_range),
                 dtype=self.dtype_policy, name=name)
 
         self.query = dense("query")

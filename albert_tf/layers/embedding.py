@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from albert_tf.layers.initializers import truncated_normal
+
 
 @keras.saving.register_keras_serializable(package="albert_tf")
 class AlbertEmbedding(keras.layers.Layer):
@@ -11,7 +13,8 @@ class AlbertEmbedding(keras.layers.Layer):
 
     All three tables have the embedding width E (128 in the released models), not the hidden
     width H: this is ALBERT's factorized embedding. The E→H projection lives in the encoder.
-    The sum and the LayerNorm run in float32 under any dtype policy.
+    The layer computes in float32 under any dtype policy: it is gathers and a sum, no matmul,
+    so bfloat16 would save nothing and would round the tables before they are summed.
 
     Call arguments:
         input_word_ids: int [B, T].
@@ -21,6 +24,7 @@ class AlbertEmbedding(keras.layers.Layer):
 
     def __init__(self, vocab_size, embedding_size, max_position_embeddings, type_vocab_size,
                  initializer_range=0.02, dropout_rate=0.0, **kwargs):
+        kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_size = embedding_size
@@ -32,14 +36,13 @@ class AlbertEmbedding(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(dropout_rate)
 
     def build(self, input_shape=None):
-        init = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
-        self.word_embeddings = self.add_weight(
-            shape=(self.vocab_size, self.embedding_size), initializer=init, name="word_embeddings")
-        self.token_type_embeddings = self.add_weight(
-            shape=(self.type_vocab_size, self.embedding_size), initializer=init, name="token_type_embeddings")
-        self.position_embeddings = self.add_weight(
-            shape=(self.max_position_embeddings, self.embedding_size), initializer=init,
-            name="position_embeddings")
+        def table(rows, name):
+            return self.add_weight(shape=(rows, self.embedding_size),
+                                   initializer=truncated_normal(self.initializer_range), name=name)
+
+        self.word_embeddings = table(self.vocab_size, "word_embeddings")
+        self.token_type_embeddings = table(self.type_vocab_size, "token_type_embeddings")
+        self.position_embeddings = table(self.max_position_embeddings, "position_embeddings")
         self.layer_norm.build((None, None, self.embedding_size))
 
     def call(self, input_word_ids, input_type_ids, training=None):
@@ -56,8 +59,7 @@ class AlbertEmbedding(keras.layers.Layer):
         words = ops.take(self.word_embeddings, input_word_ids, axis=0)
         types = ops.take(self.token_type_embeddings, input_type_ids, axis=0)
         positions = self.position_embeddings[:seq_length]
-        total = ops.cast(words, "float32") + ops.cast(types, "float32") + ops.cast(positions, "float32")
-        return self.dropout(self.layer_norm(total), training=training)
+        return self.dropout(self.layer_norm(words + types + positions), training=training)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_size": self.embedding_size,

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from albert_tf.layers.activations import get_activation
+from albert_tf.layers.initializers import truncated_normal
 from albert_tf.layers.token_dense import dense_on_tokens
 
 
@@ -35,7 +36,7 @@ class MaskedLMHead(keras.layers.Layer):
         self.initializer_range = initializer_range
         self.transform = keras.layers.Dense(
             embedding_size, activation=get_activation(hidden_act),
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
+            kernel_initializer=truncated_normal(initializer_range),
             dtype="float32", name="transform")
         self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype="float32", name="layer_norm")
 

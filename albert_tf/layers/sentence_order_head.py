@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from albert_tf.layers.initializers import truncated_normal
+
 
 @keras.saving.register_keras_serializable(package="albert_tf")
 class SentenceOrderHead(keras.layers.Layer):
@@ -24,7 +26,7 @@ class SentenceOrderHead(keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.output_weights = self.add_weight(
-            shape=(2, self.hidden_size), initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range),
+            shape=(2, self.hidden_size), initializer=truncated_normal(self.initializer_range),
             name="output_weights")
         self.output_bias = self.add_weight(shape=(2,), initializer="zeros", name="output_bias")
 

@@ -10,6 +10,8 @@ can be chosen. All three compute in float32.
 import keras
 from keras import ops
 
+from albert_tf.layers.initializers import truncated_normal
+
 NEGATIVE_INFINITY = -1e30
 
 
@@ -17,10 +19,6 @@ def mask_logits(logits, p_mask):
     """The original's `logits * (1 - p_mask) - 1e30 * p_mask`."""
     p_mask = ops.cast(p_mask, "float32")
     return logits * (1.0 - p_mask) + NEGATIVE_INFINITY * p_mask
-
-
-def _init(initializer_range):
-    return keras.initializers.TruncatedNormal(stddev=initializer_range)
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -31,7 +29,7 @@ class SpanLogitsHead(keras.layers.Layer):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.initializer_range = initializer_range
-        self.dense = keras.layers.Dense(2, kernel_initializer=_init(initializer_range), dtype="float32",
+        self.dense = keras.layers.Dense(2, kernel_initializer=truncated_normal(initializer_range), dtype="float32",
                                         name="dense")
 
     def build(self, input_shape):
@@ -61,10 +59,11 @@ class ConditionalEndHead(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
-        self.dense_0 = keras.layers.Dense(hidden_size, activation="tanh", kernel_initializer=_init(initializer_range),
-                                          dtype="float32", name="dense_0")
+        self.dense_0 = keras.layers.Dense(hidden_size, activation="tanh",
+                                          kernel_initializer=truncated_normal(initializer_range), dtype="float32",
+                                          name="dense_0")
         self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype="float32", name="layer_norm")
-        self.dense_1 = keras.layers.Dense(1, kernel_initializer=_init(initializer_range), dtype="float32",
+        self.dense_1 = keras.layers.Dense(1, kernel_initializer=truncated_normal(initializer_range), dtype="float32",
                                           name="dense_1")
 
     def build(self, input_shape=None):
@@ -109,10 +108,11 @@ class AnswerabilityHead(keras.layers.Layer):
         self.hidden_size = hidden_size
         self.dropout_rate = dropout_rate
         self.initializer_range = initializer_range
-        self.dense_0 = keras.layers.Dense(hidden_size, activation="tanh", kernel_initializer=_init(initializer_range),
-                                          dtype="float32", name="dense_0")
+        self.dense_0 = keras.layers.Dense(hidden_size, activation="tanh",
+                                          kernel_initializer=truncated_normal(initializer_range), dtype="float32",
+                                          name="dense_0")
         self.dropout = keras.layers.Dropout(dropout_rate, dtype="float32")
-        self.dense_1 = keras.layers.Dense(1, use_bias=False, kernel_initializer=_init(initializer_range),
+        self.dense_1 = keras.layers.Dense(1, use_bias=False, kernel_initializer=truncated_normal(initializer_range),
                                           dtype="float32", name="dense_1")
 
     def build(self, input_shape=None):

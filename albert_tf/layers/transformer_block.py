@@ -5,6 +5,7 @@ from keras import ops
 
 from albert_tf.layers.activations import get_activation
 from albert_tf.layers.attention import SelfAttention
+from albert_tf.layers.initializers import truncated_normal
 from albert_tf.layers.token_dense import dense_on_tokens
 
 
@@ -32,7 +33,6 @@ class SharedTransformerBlock(keras.layers.Layer):
         self.hidden_dropout_rate = hidden_dropout_rate
         self.attention_dropout_rate = attention_dropout_rate
         self.initializer_range = initializer_range
-        init = keras.initializers.TruncatedNormal(stddev=initializer_range)
 
         self.attention = SelfAttention(hidden_size, num_heads, attention_dropout_rate, initializer_range,
                                        dtype=self.dtype_policy, name="attention")
@@ -40,10 +40,12 @@ class SharedTransformerBlock(keras.layers.Layer):
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, dtype="float32", name="attention_layer_norm")
         self.intermediate = keras.layers.Dense(
-            intermediate_size, activation=get_activation(hidden_act), kernel_initializer=init,
+            intermediate_size, activation=get_activation(hidden_act),
+            kernel_initializer=truncated_normal(initializer_range),
             dtype=self.dtype_policy, name="intermediate")
         self.intermediate_output = keras.layers.Dense(
-            hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="intermediate_output")
+            hidden_size, kernel_initializer=truncated_normal(initializer_range), dtype=self.dtype_policy,
+            name="intermediate_output")
         self.output_dropout = keras.layers.Dropout(hidden_dropout_rate)
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, dtype="float32", name="output_layer_norm")

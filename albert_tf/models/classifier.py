@@ -2,6 +2,7 @@
 
 import keras
 
+from albert_tf.layers.initializers import truncated_normal
 from albert_tf.models.configured_model import ConfiguredModel
 from albert_tf.models.encoder import AlbertEncoder
 
@@ -28,7 +29,7 @@ class AlbertClassifier(ConfiguredModel):
         self.encoder = AlbertEncoder(config, dtype=dtype)
         self.dropout = keras.layers.Dropout(classifier_dropout)
         self.classifier = keras.layers.Dense(
-            num_labels, kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
+            num_labels, kernel_initializer=truncated_normal(config.initializer_range),
             dtype="float32", name="classifier")
         self.build()
 

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from albert_tf.layers.embedding import AlbertEmbedding
+from albert_tf.layers.initializers import truncated_normal
 from albert_tf.layers.token_dense import dense_on_tokens
 from albert_tf.layers.transformer_block import SharedTransformerBlock
 from albert_tf.models.configured_model import ConfiguredModel
@@ -36,15 +37,15 @@ class AlbertEncoder(ConfiguredModel):
 
     def __init__(self, config, dtype=None, name="albert_encoder", **kwargs):
         super().__init__(config, dtype=dtype, name=name, **kwargs)
-        init = keras.initializers.TruncatedNormal(stddev=config.initializer_range)
         self.embeddings = AlbertEmbedding(
             config.vocab_size, config.embedding_size, config.max_position_embeddings, config.type_vocab_size,
-            config.initializer_range, config.hidden_dropout_prob, dtype=self.dtype_policy, name="embeddings")
+            config.initializer_range, config.hidden_dropout_prob, name="embeddings")
         # The original has no projection variable at all when E == H.
         self.embedding_projection = None
         if config.embedding_size != config.hidden_size:
             self.embedding_projection = keras.layers.Dense(
-                config.hidden_size, kernel_initializer=init, dtype=self.dtype_policy, name="embedding_projection")
+                config.hidden_size, kernel_initializer=truncated_normal(config.initializer_range),
+                dtype=self.dtype_policy, name="embedding_projection")
         # The shared weights: one block per (group, inner group), created here once. `call`
         # applies them num_hidden_layers times. Attributes, not a list: tf.train.Checkpoint
         # does not see layers inside Keras 3 lists.
@@ -55,7 +56,8 @@ class AlbertEncoder(ConfiguredModel):
                     config.hidden_dropout_prob, config.attention_probs_dropout_prob, config.initializer_range,
                     dtype=self.dtype_policy, name=shared_block_name(group, inner_group)))
         self.pooler = keras.layers.Dense(
-            config.hidden_size, activation="tanh", kernel_initializer=init, dtype=self.dtype_policy, name="pooler")
+            config.hidden_size, activation="tanh", kernel_initializer=truncated_normal(config.initializer_range),
+            dtype=self.dtype_policy, name="pooler")
         self.build()
 
     def shared_block(self, group, inner_group):

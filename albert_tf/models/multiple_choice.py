@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from albert_tf.layers.initializers import truncated_normal
 from albert_tf.models.configured_model import ConfiguredModel
 from albert_tf.models.encoder import AlbertEncoder
 
@@ -29,7 +30,7 @@ class AlbertMultipleChoice(ConfiguredModel):
         self.encoder = AlbertEncoder(config, dtype=dtype)
         self.dropout = keras.layers.Dropout(dropout_rate)
         self.scorer = keras.layers.Dense(
-            1, kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
+            1, kernel_initializer=truncated_normal(config.initializer_range),
             dtype="float32", name="scorer")
         self.build()
 

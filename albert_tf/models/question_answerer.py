@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from albert_tf.layers.initializers import truncated_normal
 from albert_tf.layers.span_heads import AnswerabilityHead, ConditionalEndHead, SpanLogitsHead, mask_logits
 from albert_tf.models.configured_model import ConfiguredModel
 from albert_tf.models.encoder import AlbertEncoder
@@ -37,7 +38,7 @@ class AlbertQuestionAnswerer(ConfiguredModel):
         hidden = config.hidden_size
         if version_2_with_negative:
             self.start_head = keras.layers.Dense(
-                1, kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
+                1, kernel_initializer=truncated_normal(config.initializer_range),
                 dtype="float32", name="start_head")
             self.end_head = ConditionalEndHead(hidden, config.initializer_range, name="end_head")
             self.answerability_head = AnswerabilityHead(hidden, dropout_rate, config.initializer_range,
