@@ -38,7 +38,7 @@ flags.DEFINE_integer("num_train_steps", 125000, "Optimizer steps.")
 flags.DEFINE_integer("num_warmup_steps", 3125, "Linear warmup steps.")
 flags.DEFINE_integer("start_warmup_step", 0, "Step at which warmup starts.")
 flags.DEFINE_integer("save_checkpoints_steps", 5000, "Checkpoint every this many steps.")
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints to keep.")
+flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints to keep (0: all).")
 flags.DEFINE_integer("iterations_per_loop", 1000, "Steps run inside one compiled call.")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
 flags.DEFINE_bool("init_from_group0", False, "Initialize every group from group_0 of --init_checkpoint.")
@@ -46,8 +46,8 @@ flags.DEFINE_float("masked_lm_budget", 0, "Original flag for online masking, whi
                    "implemented; only 0 is accepted.")
 job_flags.define_device_flags()
 # New flags.
-flags.DEFINE_string("eval_input_file", None, "Held-out shards for --do_eval (default: the training files, "
-                    "as the original).")
+flags.DEFINE_string("eval_input_file", None, "Held-out shards for --do_eval (default: the last --input_file "
+                    "is held out of training; the original evaluated on its training files).")
 flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer step.")
 FLAGS = flags.FLAGS
 
@@ -78,7 +78,9 @@ def main(argv):
     albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
     config = pretraining_config()
     tf.io.gfile.makedirs(FLAGS.output_dir)
-    FLAGS.append_flags_into_file(os.path.join(FLAGS.output_dir, "flags.txt"))
+    # Through tf.io.gfile (absl's own writer opens local files only), and rewritten by a resumed job.
+    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "flags.txt"), "w") as f:
+        f.write(FLAGS.flags_into_string())
 
     results = pretraining.run_pretraining(strategy, albert_config, config)
     if results:
@@ -88,5 +90,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["albert_config_file", "output_dir"])
+    flags.mark_flags_as_required(["albert_config_file", "input_file", "output_dir"])
     app.run(main)

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from albert_tf import AlbertPretrainer
+from albert_tf.checkpoint.names import original_variable_map
 from albert_tf.optimization import AdamWeightDecay, Lamb, create_optimizer
 
 # Paths as our model names them; "layer_norm" and "bias" must be caught by the default regexes.
@@ -186,3 +189,14 @@ def test_keras_exclusion_method_points_to_the_constructor_argument():
 def test_keras_arguments_with_other_semantics_are_rejected(keras_argument, our_argument):
     with pytest.raises(ValueError, match=rf"`{keras_argument}`.*pass `{our_argument}`"):
         Lamb(learning_rate=0.1, **{keras_argument: 0.5})
+
+
+def test_weight_decay_skips_exactly_the_variables_the_original_skipped(grouped_config):
+    by_original_name = original_variable_map(AlbertPretrainer(grouped_config))
+    optimizer = create_optimizer("lamb", 1e-3, 10, 0)
+    variables = list(by_original_name.values())
+    optimizer.build(variables)
+
+    # The original searched its regexes ["LayerNorm", "layer_norm", "bias"] in the TF1 names.
+    expected = [not re.search("LayerNorm|layer_norm|bias", name) for name in by_original_name]
+    assert optimizer._decays == expected and optimizer._adapts == expected

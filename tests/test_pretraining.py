@@ -16,8 +16,10 @@ import tensorflow as tf
 
 from albert_tf import AlbertConfig, AlbertPretrainer, CheckpointMismatchError
 from albert_tf.checkpoint import save_native_checkpoint
+from albert_tf.checkpoint.names import original_variable_map
 from albert_tf.training.pretraining import Pretraining, PretrainingConfig, run_pretraining
-from tests.conftest import REPO_ROOT, run_script, write_pretraining_records
+from tests import numpy_albert
+from tests.conftest import REPO_ROOT, run_script, write_pretraining_records, write_tf1_checkpoint
 
 SEQ, PREDICTIONS, VOCAB = 16, 3, 64
 TINY = AlbertConfig(vocab_size=VOCAB, embedding_size=8, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
@@ -27,10 +29,12 @@ TINY = AlbertConfig(vocab_size=VOCAB, embedding_size=8, hidden_size=16, num_hidd
 REPLICA_ATOL = 1e-5
 
 
-@pytest.fixture
-def shards(tmp_path):
-    return [write_pretraining_records(tmp_path / f"shard-{i}.tfrecord", 64, SEQ, PREDICTIONS, VOCAB, seed=i)
-            for i in range(2)]
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    """Read-only training data, shared by the module's tests."""
+    folder = tmp_path_factory.mktemp("shards")
+    return [write_pretraining_records(folder / f"shard-{i}.tfrecord", 64, SEQ, PREDICTIONS, VOCAB, seed=i)
+            for i in range(3)]
 
 
 def job(tmp_path, shards, **overrides):
@@ -41,33 +45,55 @@ def job(tmp_path, shards, **overrides):
     return PretrainingConfig(**fields)
 
 
-def trained_weights(strategy, config):
-    run_pretraining(strategy, TINY, config)
-    return Pretraining(strategy, TINY, dataclasses.replace(config, do_train=False, do_eval=True)).model.get_weights()
+def train_step_by_step(strategy, config):
+    """(the [mlm, sop] loss of each optimizer step, the weights after the last one)."""
+    pretraining = Pretraining(strategy, TINY, config)
+    step_losses = [pretraining.train_loop(tf.constant(1)).numpy() for _ in range(config.num_train_steps)]
+    return np.array(step_losses), pretraining.model.get_weights()
 
 
-def test_mirrored_on_two_replicas_matches_one_device(tmp_path, shards):
-    one = trained_weights(tf.distribute.OneDeviceStrategy("/cpu:0"), job(tmp_path / "one", shards))
-    two = trained_weights(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), job(tmp_path / "two", shards))
-
-    for a, b in zip(one, two):
-        np.testing.assert_allclose(a, b, atol=REPLICA_ATOL)
+@pytest.fixture(scope="module")
+def one_device_run(shards, tmp_path_factory):
+    return train_step_by_step(tf.distribute.OneDeviceStrategy("/cpu:0"), job(tmp_path_factory.mktemp("one"), shards))
 
 
-def test_gradient_accumulation_matches_the_whole_batch(tmp_path, shards):
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    whole = trained_weights(strategy, job(tmp_path / "whole", shards))
-    accumulated = trained_weights(strategy, job(tmp_path / "acc", shards, gradient_accumulation_steps=2))
+@pytest.fixture(scope="module")
+def two_replica_run(shards, tmp_path_factory):
+    return train_step_by_step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                              job(tmp_path_factory.mktemp("two"), shards))
 
-    for a, b in zip(whole, accumulated):
-        np.testing.assert_allclose(a, b, atol=REPLICA_ATOL)
+
+@pytest.fixture(scope="module")
+def accumulated_run(shards, tmp_path_factory):
+    return train_step_by_step(tf.distribute.OneDeviceStrategy("/cpu:0"),
+                              job(tmp_path_factory.mktemp("acc"), shards, gradient_accumulation_steps=2))
+
+
+def test_two_replicas_report_the_losses_of_one_device(one_device_run, two_replica_run):
+    np.testing.assert_allclose(two_replica_run[0], one_device_run[0], atol=REPLICA_ATOL)
+
+
+def test_two_replicas_end_with_the_weights_of_one_device(one_device_run, two_replica_run):
+    for ours, reference in zip(two_replica_run[1], one_device_run[1]):
+        np.testing.assert_allclose(ours, reference, atol=REPLICA_ATOL)
+
+
+def test_accumulated_micro_batches_report_the_losses_of_the_whole_batch(one_device_run, accumulated_run):
+    np.testing.assert_allclose(accumulated_run[0], one_device_run[0], atol=REPLICA_ATOL)
+
+
+def test_accumulated_micro_batches_end_with_the_weights_of_the_whole_batch(one_device_run, accumulated_run):
+    for ours, reference in zip(accumulated_run[1], one_device_run[1]):
+        np.testing.assert_allclose(ours, reference, atol=REPLICA_ATOL)
 
 
 @pytest.mark.parametrize("overrides", [{"jit_compile": True}, {"mixed_precision": "mixed_bfloat16"},
                                        {"mixed_precision": "mixed_float16"}],
                          ids=["xla", "mixed_bfloat16", "mixed_float16"])
 def test_training_variants_learn(tmp_path, shards, overrides):
-    config = job(tmp_path, shards, num_train_steps=20, steps_per_loop=10, learning_rate=5e-3, **overrides)
+    # Random records: there is nothing to generalize, so the loss that must fall is on the training files.
+    config = job(tmp_path, shards, num_train_steps=20, steps_per_loop=10, learning_rate=5e-3,
+                 eval_input_files=tuple(shards), **overrides)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     before = run_pretraining(strategy, TINY, dataclasses.replace(config, do_train=False, do_eval=True))
 
@@ -93,6 +119,87 @@ def test_best_checkpoint_has_the_original_names(tmp_path, shards):
     names = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-best")).get_variable_to_shape_map()
 
     assert "bert/embeddings/word_embeddings" in names and "cls/predictions/output_bias" in names
+
+
+def checkpoint_steps(folder):
+    return sorted(int(path.name[len("ckpt-"):-len(".index")]) for path in Path(folder).glob("ckpt-*.index"))
+
+
+@pytest.mark.parametrize("keep, kept", [(2, [3, 4]), (0, [1, 2, 3, 4])], ids=["two", "zero_keeps_all"])
+def test_keep_checkpoint_max_prunes_old_checkpoints_and_zero_keeps_all(tmp_path, shards, keep, kept):
+    config = job(tmp_path, shards, num_train_steps=4, steps_per_loop=1, save_checkpoints_steps=1,
+                 keep_checkpoint_max=keep)
+
+    run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+
+    assert checkpoint_steps(tmp_path / "out") == kept
+
+
+def test_without_eval_files_the_last_training_file_is_held_out_for_evaluation(tmp_path, shards):
+    pretraining = Pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, shards, do_eval=True))
+
+    assert (pretraining.train_files, pretraining.eval_files) == (sorted(shards)[:-1], sorted(shards)[-1:])
+
+
+def test_named_eval_files_leave_every_training_file_to_training(tmp_path, shards):
+    config = job(tmp_path, shards[:2], do_eval=True, eval_input_files=(shards[2],))
+
+    pretraining = Pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+
+    assert (pretraining.train_files, pretraining.eval_files) == (sorted(shards[:2]), [shards[2]])
+
+
+def test_resuming_with_another_model_names_the_output_dir(tmp_path, shards):
+    run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, shards))
+    wider = dataclasses.replace(TINY, hidden_size=32)
+
+    with pytest.raises(ValueError, match=r"--output_dir=\S*out holds \S*ckpt-3, which this job cannot resume"):
+        Pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), wider, job(tmp_path, shards))
+
+
+def scalar_events(folder):
+    """{tag: {step: value}} from the TensorBoard event files in `folder`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    events.Reload()
+    return {tag: {event.step: float(tf.make_ndarray(event.tensor_proto)) for event in events.Tensors(tag)}
+            for tag in events.Tags()["tensors"]}
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(shards, tmp_path_factory):
+    """A run that checkpoints and evaluates after every step, keeping all checkpoints."""
+    output = tmp_path_factory.mktemp("evaluated")
+    config = job(output, shards, do_eval=True, num_train_steps=5, steps_per_loop=1, save_checkpoints_steps=1,
+                 keep_checkpoint_max=0, learning_rate=1e-2, max_eval_steps=4)
+    run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+    return output / "out"
+
+
+def test_training_summaries_hold_every_loops_losses_learning_rate_and_speed(evaluated_run):
+    train = scalar_events(evaluated_run / "train")
+
+    assert {tag: sorted(steps) for tag, steps in train.items()} == {
+        tag: [1, 2, 3, 4, 5] for tag in ("loss", "masked_lm_loss", "sentence_order_loss", "learning_rate",
+                                         "examples_per_second")}
+
+
+def test_best_checkpoint_is_the_evaluation_with_the_highest_masked_lm_accuracy(evaluated_run):
+    accuracy = scalar_events(evaluated_run / "eval")["masked_lm_accuracy"]
+    best_step = max(sorted(accuracy), key=lambda step: accuracy[step])  # the first of equals, as kept
+
+    reader = tf.train.load_checkpoint(str(evaluated_run / "model.ckpt-best"))
+
+    assert int(reader.get_tensor("global_step")) == best_step
+
+
+def test_each_loop_logs_step_loss_learning_rate_speed_and_eta(tmp_path, shards, absl_log):
+
+    run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, shards))
+
+    assert re.search(r"step 3/3  loss \d+\.\d+ \(mlm \d+\.\d+, sop \d+\.\d+\)  lr \S+  \d+\.\d examples/s  "
+                     r"ETA \d\d:\d\d:\d\d", absl_log.text)
 
 
 def test_empty_input_glob_names_the_flag(tmp_path):
@@ -132,12 +239,35 @@ def test_training_starts_from_an_init_checkpoint(tmp_path, shards):
         np.testing.assert_array_equal(a, b)
 
 
+def test_training_starts_from_an_original_encoder_only_checkpoint(tmp_path, shards):
+    weights = numpy_albert.random_weights(TINY, with_heads=False)
+    prefix = write_tf1_checkpoint(weights, str(tmp_path / "original" / "model.ckpt-1000"))
+    config = job(tmp_path, shards, init_checkpoint=prefix, do_train=False, do_eval=True)
+
+    loaded = original_variable_map(Pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config).model)
+
+    assert [name for name, value in weights.items() if not np.array_equal(loaded[name].numpy(), value)] == []
+
+
+def test_init_from_group0_starts_every_group_from_group_0(tmp_path, shards):
+    two_groups = dataclasses.replace(TINY, num_hidden_groups=2)
+    weights = numpy_albert.random_weights(TINY, with_heads=False)
+    prefix = write_tf1_checkpoint(weights, str(tmp_path / "original" / "model.ckpt-1000"))
+    config = job(tmp_path, shards, init_checkpoint=prefix, init_from_group0=True, do_train=False, do_eval=True)
+
+    loaded = original_variable_map(Pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), two_groups, config).model)
+
+    group_1 = {name: variable for name, variable in loaded.items() if "/group_1/" in name}
+    assert group_1 and all(np.array_equal(variable.numpy(), weights[name.replace("/group_1/", "/group_0/")])
+                           for name, variable in group_1.items())
+
+
 def test_init_checkpoint_of_another_shape_is_a_clear_error(tmp_path, shards):
     other = save_native_checkpoint(AlbertPretrainer(dataclasses.replace(TINY, hidden_size=32)),
                                    str(tmp_path / "other" / "ckpt"))
     config = job(tmp_path, shards, init_checkpoint=other)
 
-    with pytest.raises(CheckpointMismatchError):
+    with pytest.raises(CheckpointMismatchError, match=r"checkpoint \S*other/ckpt\S* does not fit the model"):
         run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
 
 
@@ -187,7 +317,10 @@ def test_script_splits_the_cpu_into_replicas(tmp_path, shards):
     assert "MirroredStrategy with 2 replica(s)" in result.stderr and (tmp_path / "split" / "ckpt-2.index").exists()
 
 
-def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, shards):
+@pytest.fixture(scope="module")
+def killed_and_resumed(shards, tmp_path_factory):
+    """(output of an uninterrupted run, output of a run killed with SIGKILL and rerun), same flags."""
+    tmp_path = tmp_path_factory.mktemp("resume")
     run_script("pretrain.py", f"--flagfile={write_flagfile(tmp_path, shards, 'straight')}")
     flagfile = write_flagfile(tmp_path, shards, "killed")
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
@@ -201,12 +334,34 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path
     assert not (tmp_path / "killed" / "ckpt-8.index").exists(), "the run finished before it was killed"
 
     run_script("pretrain.py", f"--flagfile={flagfile}")
+    return tmp_path / "straight", tmp_path / "killed"
 
-    straight = model_and_optimizer_state(tmp_path / "straight" / "ckpt-8")
-    resumed = model_and_optimizer_state(tmp_path / "killed" / "ckpt-8")
+
+def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(killed_and_resumed):
+    straight_dir, killed_dir = killed_and_resumed
+
+    straight = model_and_optimizer_state(straight_dir / "ckpt-8")
+    resumed = model_and_optimizer_state(killed_dir / "ckpt-8")
+
     assert straight.keys() == resumed.keys()
     for name in straight:
         np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
+
+
+def test_a_resumed_run_rewrites_its_flags_file(killed_and_resumed):
+    flags_file = (killed_and_resumed[1] / "flags.txt").read_text()
+
+    assert flags_file.count("--output_dir=") == 1
+
+
+def test_outputs_go_through_tf_io_gfile_to_any_filesystem(tmp_path, shards):
+    # TF's in-memory filesystem stands in for gs://: a plain `open` or `os.path` call on an output path fails.
+    flagfile = write_flagfile(tmp_path, shards, "unused")
+
+    result = run_script("pretrain.py", f"--flagfile={flagfile}", "--output_dir=ram://pretraining", "--num_train_steps=2",
+                        "--save_checkpoints_steps=2")
+
+    assert "global_step = 2" in result.stdout
 
 
 def test_records_of_another_length_name_the_file(tmp_path):

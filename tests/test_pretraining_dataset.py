@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from albert_tf.data import pretraining_dataset
@@ -43,6 +44,23 @@ def test_input_pipelines_read_disjoint_files(tmp_path):
     assert seen[0] and seen[1] and not seen[0] & seen[1]
 
 
+def test_evaluation_pipelines_split_the_records_of_a_single_file(tmp_path):
+    files = shards(tmp_path, count=1)
+    contexts = [tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i) for i in range(2)]
+
+    seen = [{tuple(row) for row in next(iter(pretraining_dataset(files, 4, SEQ, PREDICTIONS, False, context)))[
+        "input_word_ids"].numpy()} for context in contexts]
+
+    assert len(seen[0] | seen[1]) == 8
+
+
+def test_training_pipelines_need_a_file_each(tmp_path):
+    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=0)
+
+    with pytest.raises(ValueError, match="1 input files cannot be split over 2 input pipelines"):
+        pretraining_dataset(shards(tmp_path, count=1), 4, SEQ, PREDICTIONS, True, context)
+
+
 def test_same_seed_gives_the_same_order(tmp_path):
     files = shards(tmp_path)
 
@@ -50,3 +68,12 @@ def test_same_seed_gives_the_same_order(tmp_path):
         return [b["input_word_ids"].numpy() for b in pretraining_dataset(files, 4, SEQ, PREDICTIONS, True, seed=seed).take(5)]
 
     np.testing.assert_array_equal(first_batches(3), first_batches(3))
+
+
+def test_another_seed_gives_another_order(tmp_path):
+    files = shards(tmp_path)
+
+    def first_batch(seed):
+        return next(iter(pretraining_dataset(files, 4, SEQ, PREDICTIONS, True, seed=seed)))["input_word_ids"].numpy()
+
+    assert not np.array_equal(first_batch(3), first_batch(4))

@@ -76,7 +76,8 @@ def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_s
         batch_size: examples per batch of this input pipeline.
         is_training: repeat, and shuffle files and records (seeded); otherwise read the files
             in order, repeated, so evaluation sees the same examples every time.
-        input_context: a `tf.distribute.InputContext`; each pipeline then reads its own files.
+        input_context: a `tf.distribute.InputContext`; each pipeline then reads its own files
+            (for evaluation from fewer files than pipelines: its own share of the records).
         seed: shuffle seed.
         vocab_size: if given, the first records' token ids are checked against it.
     Batches have static shapes (`drop_remainder`), as TPUs need.
@@ -84,11 +85,13 @@ def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_s
     files = list(files)
     check_records(files, max_seq_length, max_predictions_per_seq, vocab_size)
     dataset = tf.data.Dataset.from_tensor_slices(files)
-    if input_context and input_context.num_input_pipelines > 1:
-        if len(files) < input_context.num_input_pipelines:
-            raise ValueError(f"{len(files)} input files cannot be split over {input_context.num_input_pipelines} "
-                             "input pipelines: write at least one shard per worker")
-        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    shard_records = pipelines > len(files)
+    if shard_records and is_training:
+        raise ValueError(f"{len(files)} input files cannot be split over {pipelines} input pipelines: write at "
+                         "least one shard per worker")
+    if pipelines > 1 and not shard_records:
+        dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
     if is_training:
         dataset = dataset.repeat().shuffle(len(files), seed=seed)
     dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
@@ -96,6 +99,8 @@ def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_s
     if is_training:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
     else:
+        if shard_records:
+            dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
         dataset = dataset.repeat()
     dataset = dataset.map(lambda record: parse_record(record, max_seq_length, max_predictions_per_seq),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -34,6 +34,9 @@ class PretrainingConfig:
 
     Batch sizes are global (summed over replicas), as with TPUEstimator.
     `gradient_accumulation_steps` splits each global batch into that many micro-batches.
+    `keep_checkpoint_max=0` keeps every checkpoint, as it did for the original's Saver.
+    Without `eval_input_files`, evaluation holds out the last of the training files (see
+    `split_eval_files`).
     """
 
     input_files: tuple
@@ -73,6 +76,8 @@ def validate(config, num_replicas):
     if config.do_eval and config.eval_batch_size % num_replicas:
         raise ValueError(f"--eval_batch_size={config.eval_batch_size} must be divisible by the number of "
                          f"replicas ({num_replicas})")
+    if config.keep_checkpoint_max < 0:
+        raise ValueError(f"--keep_checkpoint_max must be >= 0 (0 keeps all), got {config.keep_checkpoint_max}")
     for name in ("num_train_steps", "steps_per_loop", "save_checkpoints_steps", "max_eval_steps",
                  "gradient_accumulation_steps", "train_batch_size", "eval_batch_size"):
         if getattr(config, name) < 1:
@@ -92,6 +97,23 @@ def expand_input_files(patterns, flag):
     if not files:
         raise FileNotFoundError(f"--{flag}={','.join(map(str, patterns))} matches no file")
     return sorted(set(files))
+
+
+def split_eval_files(input_files, eval_input_files):
+    """(training files, evaluation files) of a job.
+
+    The original evaluated on its training files. Here, when no evaluation files are named, the
+    last training file is held out of training for evaluation, so the metrics are held-out by
+    default; a job with a single file can only evaluate on it, and says so.
+    """
+    if eval_input_files:
+        return input_files, eval_input_files
+    if len(input_files) < 2:
+        logging.warning("No --eval_input_file and only one --input_file: evaluating on the training file, as "
+                        "the original did. These metrics are not held-out.")
+        return input_files, input_files
+    logging.info("No --eval_input_file: holding %s out of training to evaluate on.", input_files[-1])
+    return input_files[:-1], input_files[-1:]
 
 
 def is_chief(strategy):
@@ -127,13 +149,14 @@ class Pretraining:
         self.config = config
         self.num_replicas = strategy.num_replicas_in_sync
         validate(config, self.num_replicas)
-        self.train_files = expand_input_files(config.input_files, "input_file") if config.do_train else []
-        if config.do_eval and not config.eval_input_files:
-            logging.warning("No --eval_input_file: evaluating on the training files, as the original did. "
-                            "These metrics are not held-out.")
-        self.eval_files = (expand_input_files(config.eval_input_files or config.input_files,
-                                              "eval_input_file" if config.eval_input_files else "input_file")
-                           if config.do_eval else [])
+        input_files = expand_input_files(config.input_files, "input_file") if config.do_train or (
+            config.do_eval and not config.eval_input_files) else []
+        eval_files = expand_input_files(config.eval_input_files, "eval_input_file") if (
+            config.do_eval and config.eval_input_files) else []
+        if config.do_eval:
+            input_files, eval_files = split_eval_files(input_files, eval_files)
+        self.train_files = input_files if config.do_train else []
+        self.eval_files = eval_files
         tf.io.gfile.makedirs(config.output_dir)
 
         keras.utils.set_random_seed(config.seed)
@@ -157,7 +180,7 @@ class Pretraining:
         save_dir = config.output_dir if self.is_chief else os.path.join(
             config.output_dir, f".worker-{strategy.cluster_resolver.task_id}")
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, save_dir, max_to_keep=config.keep_checkpoint_max if self.is_chief else 1,
+            self.checkpoint, save_dir, max_to_keep=(config.keep_checkpoint_max or None) if self.is_chief else 1,
             step_counter=self.optimizer.iterations, checkpoint_name="ckpt")
         self._restore_or_initialize()
         if config.do_train and not self.exact_resume:
@@ -177,7 +200,14 @@ class Pretraining:
         if latest:
             # Everything this job tracks must be restored; what it does not track (the input
             # position, in an eval-only job) may stay unread.
-            self.checkpoint.restore(latest).assert_existing_objects_matched().expect_partial()
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched().expect_partial()
+            except (AssertionError, ValueError, tf.errors.OpError) as error:
+                raise ValueError(
+                    f"--output_dir={self.config.output_dir} holds {latest}, which this job cannot resume: it was "
+                    "written with another --albert_config_file, --optimizer or --mixed_precision (rerun with the "
+                    f"flags in its flags.txt, or use a new --output_dir). {type(error).__name__}: "
+                    f"{str(error)[:1000]}") from None
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
             load_checkpoint(self.model, self.config.init_checkpoint, allow_missing_heads=True,
