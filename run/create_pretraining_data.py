@@ -36,15 +36,22 @@ flags.DEFINE_integer("dupe_factor", 40, "Passes over the input, each with differ
 flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.")
 flags.DEFINE_float("short_seq_prob", 0.1, "Probability of a shorter target length.")
 flags.DEFINE_integer("num_workers", os.cpu_count(), "Worker processes.")
-flags.DEFINE_integer("num_shards", 1, "Shards to split a single --output_file into.")
+flags.DEFINE_integer("num_shards", 1, "Shards to split a single --output_file into; each must get an instance.")
 FLAGS = flags.FLAGS
 
 
 def input_files(patterns):
-    files = sorted({f for pattern in patterns.split(",") if pattern.strip() for f in tf.io.gfile.glob(pattern.strip())})
+    """The files of the comma-separated globs. Each glob must match: a missing file of a list would
+    otherwise drop out of the corpus unnoticed."""
+    files = set()
+    for pattern in filter(None, (p.strip() for p in patterns.split(","))):
+        matches = tf.io.gfile.glob(pattern)
+        if not matches:
+            raise app.UsageError(f"--input_file: {pattern} matches no file")
+        files.update(matches)
     if not files:
-        raise app.UsageError(f"--input_file={patterns} matches no file")
-    return tuple(files)
+        raise app.UsageError(f"--input_file={patterns!r} names no file")
+    return tuple(sorted(files))
 
 
 def output_files():

@@ -1,9 +1,12 @@
+import random
+
 import hypothesis
 import hypothesis.strategies as st
 import pytest
 import tensorflow as tf
 
 from albert_tf.text import FullTokenizer, InGraphTokenizer
+from tests.test_tokenizer import train_number_model
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
 CORPUS = open("tfrecords/sample/botchan_corpus.txt", encoding="utf-8").read().split("\n")
@@ -33,6 +36,31 @@ TRICKY_TEXT = st.text(st.sampled_from(list("aZ09 ,.-\t\u00a0\u3000éÉßΣİǅ�
 @hypothesis.given(st.lists(st.one_of(UNICODE_TEXT, TRICKY_TEXT), min_size=1, max_size=8))
 def test_graph_ids_equal_python_ids_on_any_text(tokenizers, texts):
     python, graph = tokenizers
+
+    assert graph(tf.constant(texts)).to_list() == python_ids(python, texts)
+
+
+@pytest.fixture(scope="module")
+def number_tokenizers(tmp_path_factory):
+    """Tokenizers of a model with pieces like "0," and "▁1,": the sample model has none, so only
+    this one exercises the graph's digit-comma rule."""
+    model = train_number_model(tmp_path_factory.mktemp("numbers"))
+    return FullTokenizer(model), InGraphTokenizer(model)
+
+
+def test_graph_splits_the_comma_off_a_number(number_tokenizers):
+    _, graph = number_tokenizers
+
+    pieces = graph.tokenize(tf.constant(["3.0, 10,000, 1,2"])).to_list()[0]
+
+    assert [piece.decode() for piece in pieces] == \
+        ["▁", "3", ".", "0", ",", "▁1", "0", ",", "00", "0", ",", "▁1", ",", "2"]
+
+
+def test_graph_ids_equal_python_ids_on_numbers_and_commas(number_tokenizers):
+    python, graph = number_tokenizers
+    rng = random.Random(0)
+    texts = ["".join(rng.choice("0123 ,.x") for _ in range(rng.randint(1, 20))) for _ in range(300)]
 
     assert graph(tf.constant(texts)).to_list() == python_ids(python, texts)
 

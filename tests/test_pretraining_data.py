@@ -1,24 +1,37 @@
 import collections
+import functools
+import json
+import logging
+import math
 import random
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from albert_tf.data import RECORD_FEATURES
-from albert_tf.data.pretraining_instances import InstanceConfig, instances_from_document, mask_tokens
+from albert_tf.data import pretraining_writer
+from albert_tf.data.pretraining_dataset import UNUSED_FEATURES
+from albert_tf.data.pretraining_instances import (InstanceConfig, document_rng, instances_from_document,
+                                                  is_start_piece, mask_tokens)
 from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
+from albert_tf.text import FullTokenizer
 from tests.conftest import run_script
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
 SAMPLE_CORPUS = "tfrecords/sample/botchan_corpus.txt"
+PAD_ID, CLS_ID, SEP_ID, MASK_ID = 0, 2, 3, 4  # the ALBERT layout
 
 
-def small_corpus(tmp_path, chapters=3):
-    """The first chapters of the sample corpus."""
-    documents = open(SAMPLE_CORPUS, encoding="utf-8").read().split("\n\n")[:chapters]
+def sample_documents(chapters=3):
+    """The first chapters of the sample corpus, as texts of one sentence per line."""
+    return open(SAMPLE_CORPUS, encoding="utf-8").read().split("\n\n")[:chapters]
+
+
+def small_corpus(tmp_path):
     path = tmp_path / "corpus.txt"
-    path.write_text("\n\n".join(documents) + "\n", encoding="utf-8")
+    path.write_text("\n\n".join(sample_documents()) + "\n", encoding="utf-8")
     return str(path)
 
 
@@ -31,16 +44,121 @@ def write(tmp_path, name, num_workers=1, **instance):
     return write_pretraining_data(config), outputs
 
 
-def test_records_have_the_original_schema(tmp_path):
-    _, outputs = write(tmp_path, "out")
+def read_records(paths):
+    """Every record of the files, as {feature name: tf.train.Feature}."""
+    return [dict(tf.train.Example.FromString(record.numpy()).features.feature)
+            for path in paths for record in tf.data.TFRecordDataset(path)]
 
-    example = tf.train.Example.FromString(next(iter(tf.data.TFRecordDataset(outputs[0]))).numpy()).features.feature
 
-    lengths = {name: len(example[name].float_list.value or example[name].int64_list.value) for name in example}
-    assert lengths == {"input_ids": 64, "input_mask": 64, "segment_ids": 64, "token_boundary": 64,
-                       "masked_lm_positions": 10, "masked_lm_ids": 10, "masked_lm_weights": 10,
-                       "next_sentence_labels": 1}
-    assert set(RECORD_FEATURES) <= set(example)
+def values(feature):
+    return list(getattr(feature, feature.WhichOneof("kind")).value)
+
+
+def unmasked_ids(record):
+    """input_ids with each masked_lm_id put back at its position."""
+    ids = values(record["input_ids"])
+    for position, label, weight in zip(values(record["masked_lm_positions"]), values(record["masked_lm_ids"]),
+                                       values(record["masked_lm_weights"])):
+        if weight:
+            ids[position] = label
+    return ids
+
+
+def within(share, p, n, standard_errors=4):
+    """Whether a share of n independent draws is within some standard errors of probability p."""
+    return abs(share - p) <= standard_errors * math.sqrt(p * (1 - p) / n)
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    """The records of the first three chapters: sequences of 64, 10 predictions, dupe factor 2."""
+    return read_records(write(tmp_path_factory.mktemp("records"), "out")[1])
+
+
+def test_every_feature_has_the_original_kind_and_length(records):
+    kinds = {(name, feature.WhichOneof("kind"), len(values(feature)))
+             for record in records for name, feature in record.items()}
+
+    assert kinds == {("input_ids", "int64_list", 64), ("input_mask", "int64_list", 64),
+                     ("segment_ids", "int64_list", 64), ("token_boundary", "int64_list", 64),
+                     ("masked_lm_positions", "int64_list", 10), ("masked_lm_ids", "int64_list", 10),
+                     ("masked_lm_weights", "float_list", 10), ("next_sentence_labels", "int64_list", 1)}
+
+
+def test_pretraining_reads_every_feature_written_but_token_boundary(records):
+    assert set(records[0]) == set(RECORD_FEATURES) | set(UNUSED_FEATURES)
+
+
+def test_records_are_cls_a_sep_b_sep_with_segment_ids_and_input_mask_to_match(records):
+    def layout(record):
+        ids = unmasked_ids(record)
+        seps = [i for i, t in enumerate(ids) if t == SEP_ID]
+        length = seps[-1] + 1
+        padding = [0] * (len(ids) - length)
+        return (ids[0], len(seps), ids[length:] == padding,
+                values(record["segment_ids"]) == [0] * (seps[0] + 1) + [1] * (length - seps[0] - 1) + padding,
+                values(record["input_mask"]) == [1] * length + padding)
+
+    assert {layout(record) for record in records} == {(CLS_ID, 2, True, True, True)}
+
+
+def test_masked_lm_ids_are_the_ids_before_masking(records):
+    # Put back at their positions, they turn A and B into runs of the text's own ids.
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    text = "|".join(" " + " ".join(str(i) for line in document.split("\n")
+                                   for i in tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))) + " "
+                    for document in sample_documents())
+
+    def segments(record):
+        ids = unmasked_ids(record)
+        first, second = [i for i, t in enumerate(ids) if t == SEP_ID]
+        return ids[1:first], ids[first + 1:second]
+
+    not_from_the_text = [i for i, record in enumerate(records)
+                         if not all(f" {' '.join(map(str, run))} " in text for run in segments(record))]
+    assert not_from_the_text == []
+
+
+def test_token_boundary_is_one_at_special_tokens_and_word_starts():
+    pieces_and_boundaries = [
+        ("[CLS]", 1),
+        ("▁the", 1), ("ir", 0),          # "▁" starts a word; a piece of letters continues it,
+        ("▁don", 1), ("'t", 0),          # also with an apostrophe (the original's intent, see _PUNCTUATION)
+        ("▁www", 1), (".com", 0),        # or other punctuation;
+        ("▁", 1), ("3", 1), ("0", 1),    # digits are words of their own,
+        (",", 1), ("€", 1),              # as is punctuation alone
+        ("日本", 1), ("x=", 1),          # and a piece with a character outside a-z and that punctuation;
+        ("<unk>", 1),                    # "<" starts a word
+        ("[SEP]", 1),
+    ]
+    tokens = [piece for piece, _ in pieces_and_boundaries]
+
+    boundary = mask_tokens(tokens, InstanceConfig(), ["▁x"], random.Random(0))[3]
+
+    assert boundary == [start for _, start in pieces_and_boundaries]
+
+
+def test_token_boundary_marks_the_word_starts_of_the_pieces_before_masking(records):
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+
+    def word_starts(record):
+        pieces = tokenizer.convert_ids_to_tokens(unmasked_ids(record))
+        length = sum(values(record["input_mask"]))
+        return [int(p in ("[CLS]", "[SEP]") or is_start_piece(p)) for p in pieces[:length]] + [0] * (64 - length)
+
+    assert [values(record["token_boundary"]) for record in records] == [word_starts(r) for r in records]
+
+
+@pytest.mark.parametrize("masked_lm_prob", [0.2, 0.03])  # min(10, ...) binds for long ones; max(1, ...) for short
+def test_predictions_per_sequence_follow_the_original_formula(tmp_path, masked_lm_prob):
+    # Single-token words and spans: the formula is then always met. Lengths vary, up to 64.
+    _, outputs = write(tmp_path, "out", masked_lm_prob=masked_lm_prob, short_seq_prob=1, ngram=1,
+                       do_whole_word_mask=False)
+    records = read_records(outputs)
+    lengths = [sum(values(record["input_mask"])) for record in records]  # [CLS] and [SEP] included
+
+    assert [int(sum(values(r["masked_lm_weights"]))) for r in records] == \
+        [min(10, max(1, round(length * masked_lm_prob))) for length in lengths]
 
 
 def test_same_seed_gives_identical_bytes_for_any_worker_count(tmp_path):
@@ -57,36 +175,221 @@ def test_masked_fraction_is_the_masked_lm_prob(tmp_path):
     assert 0.13 < summary["masked_fraction"] < 0.16
 
 
-def test_ngram_lengths_follow_one_over_n():
+@pytest.fixture(scope="module")
+def small_vocabulary_records(tmp_path_factory):
+    """Records made with a 30-piece model (from run/train_tokenizer.py), so that random
+    replacements often are special pieces: about 11000 masked tokens, 1000 of them random."""
+    directory = tmp_path_factory.mktemp("small_vocabulary")
     rng = random.Random(0)
-    config = InstanceConfig(max_seq_length=4000, max_predictions_per_seq=600, ngram=3)
+    words = "the cat sat on a mat and ran far away from home".split()
+    corpus = directory / "corpus.txt"
+    corpus.write_text("\n\n".join("\n".join(" ".join(rng.choices(words, k=8)) for _ in range(10))
+                                  for _ in range(60)) + "\n")
+    run_script("train_tokenizer.py", f"--input={corpus}", f"--model_prefix={directory / 'small'}", "--vocab_size=30")
+    output = str(directory / "out.tfrecord")
+    write_pretraining_data(PretrainingDataConfig(
+        input_files=(str(corpus),), output_files=(output,), spm_model_file=str(directory / "small.model"),
+        dupe_factor=5, instance=InstanceConfig(max_seq_length=64, max_predictions_per_seq=10)))
+    return read_records([output]), 30
+
+
+def masked_outcomes(records):
+    """(input id, original id) at every masked position."""
+    return [(values(record["input_ids"])[position], label)
+            for record in records
+            for position, label, weight in zip(values(record["masked_lm_positions"]),
+                                               values(record["masked_lm_ids"]), values(record["masked_lm_weights"]))
+            if weight]
+
+
+def test_masked_tokens_are_80_percent_mask_10_percent_kept_10_percent_random(small_vocabulary_records):
+    records, vocab_size = small_vocabulary_records
+    outcomes = masked_outcomes(records)
+    kinds = collections.Counter("mask" if token == MASK_ID else "kept" if token == label else "random"
+                                for token, label in outcomes)
+
+    # A random token is [MASK], or the original, once in vocab_size draws.
+    expected = {"mask": 0.8 + 0.1 / vocab_size, "kept": 0.1 + 0.1 / vocab_size,
+                "random": 0.1 * (vocab_size - 2) / vocab_size}
+    shares = {kind: kinds[kind] / len(outcomes) for kind in expected}
+    assert all(within(shares[kind], p, len(outcomes)) for kind, p in expected.items()), shares
+
+
+def test_random_tokens_come_from_the_whole_vocabulary_special_pieces_included(small_vocabulary_records):
+    records, vocab_size = small_vocabulary_records
+    randoms = [token for token, label in masked_outcomes(records) if token not in (MASK_ID, label)]
+
+    # Uniform over the vocabulary but [MASK] and the original: 3 of those vocab_size - 2 pieces are
+    # <pad>, [CLS] and [SEP], which no text holds.
+    special = sum(token in (PAD_ID, CLS_ID, SEP_ID) for token in randoms) / len(randoms)
+    assert within(special, 3 / (vocab_size - 2), len(randoms)), special
+
+
+@pytest.mark.parametrize("favor_shorter_ngram, expected", [(True, [6 / 11, 3 / 11, 2 / 11]),
+                                                           (False, [2 / 11, 3 / 11, 6 / 11])])
+def test_ngram_lengths_follow_one_over_n_or_its_reverse(favor_shorter_ngram, expected):
+    rng = random.Random(0)
+    config = InstanceConfig(max_seq_length=4000, max_predictions_per_seq=600, ngram=3,
+                            favor_shorter_ngram=favor_shorter_ngram)
     counts = collections.Counter()
     for _ in range(20):
         tokens = ["[CLS]"] + [f"▁w{i}" for i in range(4000)] + ["[SEP]"]
         counts.update(mask_tokens(tokens, config, ["▁x"], rng)[4])
 
     shares = np.array([counts[n] for n in (1, 2, 3)]) / sum(counts.values())
-    # p(n) ∝ 1/n = [6/11, 3/11, 2/11]; ~4000 spans give a standard error under 0.01.
-    np.testing.assert_allclose(shares, [6 / 11, 3 / 11, 2 / 11], atol=0.03)
+    # ~4000 spans or more give a standard error under 0.01.
+    np.testing.assert_allclose(shares, expected, atol=0.03)
 
 
-def test_sentence_order_labels_are_balanced_and_swapped_pairs_really_are_swapped():
-    rng = random.Random(1)
+@pytest.mark.parametrize("do_whole_word_mask", [True, False])
+def test_the_pieces_of_a_word_are_masked_together_only_with_whole_word_masking(do_whole_word_mask):
+    # Words of one to three pieces: "▁w0", "▁w1 a", "▁w2 a b", "▁w3", ...
+    words = [[f"▁w{i}"] + ["a", "b"][:i % 3] for i in range(60)]
+    tokens = ["[CLS]"] + [piece for word in words for piece in word] + ["[SEP]"]
+    spans, start = [], 1
+    for word in words:
+        spans.append(set(range(start, start + len(word))))
+        start += len(word)
+    config = InstanceConfig(max_predictions_per_seq=20, do_whole_word_mask=do_whole_word_mask)
+
+    partly_masked = 0
+    for seed in range(200):
+        masked = set(mask_tokens(tokens, config, ["▁x"], random.Random(seed))[1])
+        partly_masked += sum(0 < len(span & masked) < len(span) for span in spans)
+
+    assert (partly_masked > 0) == (not do_whole_word_mask)
+
+
+@pytest.mark.parametrize("short_seq_prob", [0, 0.1, 1])
+def test_a_document_gets_a_shorter_target_length_with_short_seq_prob(short_seq_prob):
+    # One-token sentences make a document's first instance exactly its target length (+ 3).
+    config = InstanceConfig(max_seq_length=32, max_predictions_per_seq=1, short_seq_prob=short_seq_prob)
+    document = [[f"▁t{i}"] for i in range(40)]
+    documents = 2000
+    first_lengths = [len(instances_from_document(document, config, ["▁x"], document_rng(0, 0, d))[0].tokens)
+                     for d in range(documents)]
+
+    # The target is randint(2, 29) with probability short_seq_prob, and 29 is the full length.
+    p = short_seq_prob * 27 / 28
+    assert within(np.mean([length < 32 for length in first_lengths]), p, documents)
+
+
+def tagged_documents(count, sentences, tokens_per_sentence):
+    """Documents whose tokens say where they come from: "▁d3s4t5" is document 3, sentence 4, token 5."""
+    return [[[f"▁d{d}s{s}t{t}" for t in range(tokens_per_sentence)] for s in range(sentences(d))]
+            for d in range(count)]
+
+
+def unmasked_pair(instance):
+    tokens = list(instance.tokens)
+    for position, label in zip(instance.masked_lm_positions, instance.masked_lm_labels):
+        tokens[position] = label
+    sep = tokens.index("[SEP]")
+    return tokens[1:sep], tokens[sep + 1:-1]
+
+
+@functools.lru_cache(maxsize=1)
+def sentence_order_instances():
+    """2500 sentence-order instances: 5 of each of 500 documents."""
     config = InstanceConfig(max_seq_length=40, max_predictions_per_seq=1, masked_lm_prob=0.01, short_seq_prob=0)
-    document = [[f"▁s{s}t{t}" for t in range(6)] for s in range(300)]
-    order = {token: i for i, token in enumerate(t for sentence in document for t in sentence)}
-    labels = []
-    for instance in instances_from_document(document, config, ["▁x"], rng):
-        tokens = list(instance.tokens)
-        for position, label in zip(instance.masked_lm_positions, instance.masked_lm_labels):
-            tokens[position] = label
-        sep = tokens.index("[SEP]")
-        a, b = tokens[1:sep], tokens[sep + 1:-1]
-        swapped = order[a[0]] > order[b[-1]]
-        assert swapped == instance.is_random_next
-        labels.append(instance.is_random_next)
+    documents = tagged_documents(500, lambda d: 30, 6)
+    return [instance for d, document in enumerate(documents)
+            for instance in instances_from_document(document, config, ["▁x"], document_rng(0, 0, d))]
 
-    assert 0.4 < np.mean(labels) < 0.6
+
+def test_swapped_sentence_order_pairs_really_are_swapped():
+    instances = sentence_order_instances()
+
+    def place(token):  # (sentence, token) in its document
+        return tuple(map(int, re.match(r"▁d\d+s(\d+)t(\d+)", token).groups()))
+
+    def swapped(instance):
+        a, b = unmasked_pair(instance)
+        return place(a[0]) > place(b[-1])
+
+    assert [instance.is_random_next for instance in instances] == [swapped(instance) for instance in instances]
+
+
+def test_sentence_order_labels_are_balanced():
+    labels = [instance.is_random_next for instance in sentence_order_instances()]
+
+    # Within 4 standard errors of 1/2: 0.04 for 2500 instances.
+    assert within(np.mean(labels), 0.5, len(labels)), (np.mean(labels), len(labels))
+
+
+@functools.lru_cache(maxsize=1)
+def next_sentence_instances():
+    """Next-sentence instances of 300 documents of 5 to 24 sentences of 4 tokens, 16 tokens a pair:
+    whole sentences always fit, so nothing is truncated."""
+    config = InstanceConfig(max_seq_length=19, max_predictions_per_seq=1, masked_lm_prob=0.01, short_seq_prob=0,
+                            random_next_sentence=True)
+    documents = tagged_documents(300, lambda d: 5 + d % 20, 4)
+    return documents, [instances_from_document(document, config, ["▁x"], document_rng(0, 0, d),
+                                               documents[:d] + documents[d + 1:])
+                       for d, document in enumerate(documents)]
+
+
+def document_of(token):
+    return int(re.match(r"▁d(\d+)", token).group(1))
+
+
+def test_a_random_next_sentence_comes_from_another_document():
+    _, instances = next_sentence_instances()
+    pairs = [unmasked_pair(instance) for per_document in instances for instance in per_document]
+
+    assert [instance.is_random_next for per_document in instances for instance in per_document] == \
+        [document_of(b[0]) != document_of(a[0]) for a, b in pairs]
+
+
+def test_next_sentence_labels_are_balanced():
+    _, instances = next_sentence_instances()
+    labels = [instance.is_random_next for per_document in instances for instance in per_document]
+
+    # A fair coin per chunk, but a random B puts sentences back and so makes more chunks: the share
+    # of ~1650 instances varies a little more than a binomial one; 5 binomial standard errors, 0.06.
+    assert within(np.mean(labels), 0.5, len(labels), standard_errors=5), (np.mean(labels), len(labels))
+
+
+def test_sentences_a_random_next_sentence_displaced_start_the_next_pair():
+    # As in the original: every sentence of a document is in one of its instances, once, in order.
+    documents, instances = next_sentence_instances()
+
+    def own_tokens(per_document):
+        tokens = []
+        for instance in per_document:
+            a, b = unmasked_pair(instance)
+            tokens += a if instance.is_random_next else a + b
+        return tokens
+
+    assert [own_tokens(per_document) for per_document in instances] == \
+        [[t for sentence in document for t in sentence] for document in documents]
+
+
+def test_stats_json_next_to_the_shards_describes_them(tmp_path):
+    _, outputs = write(tmp_path, "out", do_whole_word_mask=False)
+    records = read_records(outputs)
+    tokens = sum(sum(values(r["input_mask"])) for r in records)
+    masked = sum(sum(values(r["masked_lm_weights"])) for r in records)
+
+    stats = json.loads((tmp_path / "out" / "pretraining_data_stats.json").read_text())
+    spans = stats.pop("ngram_span_counts")
+
+    # Without whole-word masking, a span of n words is n tokens.
+    assert (stats, sum(int(n) * count for n, count in spans.items())) == ({
+        "instances": len(records), "documents_per_pass": 3, "tokens": tokens, "mean_length": tokens / len(records),
+        "masked_fraction": masked / tokens,
+        "sentence_order_swapped_fraction": sum(values(r["next_sentence_labels"])[0] for r in records) / len(records),
+        "output_files": list(outputs)}, masked)
+
+
+def test_each_pass_logs_its_progress(tmp_path, absl_log, monkeypatch):
+    monkeypatch.setattr(pretraining_writer, "PROGRESS_SECONDS", 0)
+    absl_log.set_level(logging.INFO)
+
+    write(tmp_path, "out")
+
+    assert re.search(r"tokenizing: 3/3 documents, \d+ documents/s, ETA \d+s", absl_log.text) and \
+        re.search(r"making instances: 6/6 documents, \d+ documents/s, \d+ instances, \d+ instances/s, ETA", absl_log.text)
 
 
 def test_empty_input_is_an_error(tmp_path):
@@ -96,6 +399,31 @@ def test_empty_input_is_an_error(tmp_path):
                                    spm_model_file=SAMPLE_MODEL)
 
     with pytest.raises(ValueError, match=r"no documents in .*empty\.txt"):
+        write_pretraining_data(config)
+
+
+def test_an_empty_file_among_others_is_named_in_a_warning(tmp_path, absl_log):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    config = PretrainingDataConfig(input_files=(small_corpus(tmp_path), str(empty)),
+                                   output_files=(str(tmp_path / "out.tfrecord"),), spm_model_file=SAMPLE_MODEL,
+                                   dupe_factor=1,
+                                   instance=InstanceConfig(max_seq_length=64, max_predictions_per_seq=10))
+
+    write_pretraining_data(config)
+
+    assert [r.getMessage() for r in absl_log.records if r.levelno == logging.WARNING] == \
+        [f"no documents in ['{empty}'] (empty or blank): they add nothing"]
+
+
+def test_more_output_files_than_instances_is_an_error_naming_the_empty_ones(tmp_path):
+    corpus = tmp_path / "short.txt"
+    corpus.write_text("the first sentence of a short document.\nits second and last sentence.\n")
+    outputs = tuple(str(tmp_path / f"shard-{i}.tfrecord") for i in range(8))
+    config = PretrainingDataConfig(input_files=(str(corpus),), output_files=outputs, spm_model_file=SAMPLE_MODEL,
+                                   dupe_factor=2)
+
+    with pytest.raises(ValueError, match=r"instances for 8 output files: \[.*shard-7\.tfrecord'\] are empty"):
         write_pretraining_data(config)
 
 
@@ -118,19 +446,16 @@ def test_script_rebuilds_the_committed_sample_shards_byte_for_byte(tmp_path):
         assert (tmp_path / name).read_bytes() == open(f"tfrecords/sample/{name}", "rb").read()
 
 
-def test_input_glob_matching_nothing_names_the_flag(tmp_path):
-    import subprocess
-    import sys
+def test_an_input_file_of_a_list_that_matches_nothing_is_an_error_naming_it(tmp_path):
+    result = run_script("create_pretraining_data.py", f"--input_file={SAMPLE_CORPUS},{tmp_path}/missing.txt",
+                        f"--output_file={tmp_path}/out.tfrecord", f"--spm_model_file={SAMPLE_MODEL}",
+                        expect_failure=True)
 
-    result = subprocess.run([sys.executable, "run/create_pretraining_data.py", f"--input_file={tmp_path}/none-*.txt",
-                             f"--output_file={tmp_path}/out.tfrecord", f"--spm_model_file={SAMPLE_MODEL}"],
-                            capture_output=True, text=True, env={"PYTHONPATH": ".", "PATH": ""})
-
-    assert result.returncode != 0 and "--input_file=" in result.stderr and "matches no file" in result.stderr
+    assert f"--input_file: {tmp_path}/missing.txt matches no file" in result.stderr
 
 
-def test_too_few_predictions_for_masked_lm_prob_is_reported(tmp_path, caplog):
+def test_too_few_predictions_for_masked_lm_prob_is_reported(tmp_path, absl_log):
     summary, _ = write(tmp_path, "out", masked_lm_prob=0.5)
 
-    assert "caps masking below --masked_lm_prob=0.5" in caplog.text
+    assert "caps masking below --masked_lm_prob=0.5" in absl_log.text
     assert summary["masked_fraction"] <= 10 / summary["mean_length"] < 0.5

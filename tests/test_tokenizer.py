@@ -3,6 +3,7 @@ import sentencepiece as spm
 
 from albert_tf.text import FullTokenizer, preprocess_text
 from albert_tf.text.tokenizer import encode_pieces
+from tests.conftest import run_script
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
 
@@ -61,6 +62,38 @@ class MergingProcessor:
 ])
 def test_a_number_followed_by_a_comma_gives_the_comma_its_own_piece(text, expected):
     assert encode_pieces(MergingProcessor(), text) == expected
+
+
+def train_number_model(directory):
+    """An ALBERT-layout model made by run/train_tokenizer.py from text full of numbers, so that its
+    vocabulary, as large ones do, has pieces ending in a digit and a comma ("0,", "▁1,")."""
+    corpus = directory / "numbers.txt"
+    corpus.write_text("".join(f"it cost {i % 9 + 1}.{i % 7}, then {i % 97 + 1},000, or 1,2 and 3, in words\n"
+                              for i in range(300)))
+    run_script("train_tokenizer.py", f"--input={corpus}", f"--model_prefix={directory / 'numbers'}", "--vocab_size=50")
+    return str(directory / "numbers.model")
+
+
+@pytest.fixture(scope="module")
+def number_model(tmp_path_factory):
+    return train_number_model(tmp_path_factory.mktemp("numbers"))
+
+
+def test_train_tokenizer_gives_the_albert_layout(number_model):
+    processor = spm.SentencePieceProcessor(model_file=number_model)
+
+    assert [processor.id_to_piece(i) for i in range(13)] == \
+        ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]", "(", ")", '"', "-", ".", "–", "£", "€"]
+
+
+def test_a_trained_model_s_number_comma_pieces_are_split(number_model):
+    tokenizer = FullTokenizer(number_model)
+    text = "3.0, 10,000, 1,2"
+
+    # "0," inside a word loses its comma; "▁1," starting one keeps its "▁".
+    assert (tokenizer.processor.encode(text, out_type=str), tokenizer.tokenize(text)) == (
+        ["▁", "3", ".", "0,", "▁1", "0,", "00", "0,", "▁1,", "2"],
+        ["▁", "3", ".", "0", ",", "▁1", "0", ",", "00", "0", ",", "▁1", ",", "2"])
 
 
 def test_model_without_albert_symbols_is_refused(tmp_path):

@@ -8,8 +8,9 @@ The original `create_pretraining_data.py` algorithm, with its defects fixed:
 - A chunk of a single segment is split inside the segment (and swapped with p = 0.5, as every SOP
   pair) instead of being paired with a random other document: that made an NSP-style negative
   inside SOP (original issue #234) and needed the whole corpus in memory. With
-  `random_next_sentence` (classic NSP), B comes from another document of the same group of
-  `DOCUMENT_GROUP` documents, which keeps memory bounded.
+  `random_next_sentence` (classic NSP), a random B comes from another document of the same group
+  of `DOCUMENT_GROUP` documents, which keeps memory bounded.
+- The start-piece rule's punctuation is what the original meant (see `_PUNCTUATION`).
 """
 
 import dataclasses
@@ -18,6 +19,10 @@ import random
 
 CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
 DOCUMENT_GROUP = 64
+# The original's set as it meant it. It has '"' twice, the second where string.punctuation has "'",
+# so a piece like "'s" or "'t" started a word of its own instead of continuing "▁john" or "▁don"
+# (whole-word masking then left "'t" to give a masked "▁don" away); and it added "€" and "£" as
+# bytes, which no Python 3 str equals. "<", "=" and ">" are left out, as in the original.
 _PUNCTUATION = set('!"#$%&\'()*+,-./:;?@[\\]^_`{|}~') | {"€", "£"}
 _WORD_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz") | _PUNCTUATION
 
@@ -59,7 +64,10 @@ def is_start_piece(piece):
 
 
 def instances_from_document(document, config, vocab_words, rng, other_documents=()):
-    """All instances of one document (a list of token lists, one per segment)."""
+    """All instances of one document (a list of token lists, one per segment).
+
+    `other_documents` (non-empty) are where `random_next_sentence` takes a random B from.
+    """
     max_num_tokens = config.max_seq_length - 3
     target_length = max_num_tokens
     if rng.random() < config.short_seq_prob:
@@ -69,9 +77,14 @@ def instances_from_document(document, config, vocab_words, rng, other_documents=
         chunk.append(document[i])
         chunk_length += len(document[i])
         if i == len(document) - 1 or chunk_length >= target_length:
-            pair = _segment_pair(chunk, config, rng, other_documents, target_length)
+            if config.random_next_sentence:
+                pair = _next_sentence_pair(chunk, rng, other_documents, target_length)
+            else:
+                pair = _sentence_order_pair(chunk, rng)
             if pair is not None:
-                tokens_a, tokens_b, is_random_next = pair
+                tokens_a, tokens_b, is_random_next, unused = pair
+                # The segments a random B displaced start the next chunk, as in the original.
+                i -= unused
                 _truncate_pair(tokens_a, tokens_b, max_num_tokens, rng)
                 if tokens_a and tokens_b:
                     instances.append(_instance(tokens_a, tokens_b, is_random_next, config, vocab_words, rng))
@@ -80,27 +93,52 @@ def instances_from_document(document, config, vocab_words, rng, other_documents=
     return instances
 
 
-def _segment_pair(chunk, config, rng, other_documents, target_length):
+def _join(segments):
+    return [t for segment in segments for t in segment]
+
+
+def _split_chunk(chunk, rng):
+    """(A, B) in order: the first `a_end` segments and the rest, or one segment cut in two; None for
+    a single token."""
     if len(chunk) == 1:
         tokens = list(chunk[0])
         if len(tokens) < 2:
             return None
         split = rng.randint(1, len(tokens) - 1)
-        tokens_a, tokens_b = tokens[:split], tokens[split:]
-    else:
-        a_end = rng.randint(1, len(chunk) - 1)
-        tokens_a = [t for segment in chunk[:a_end] for t in segment]
-        tokens_b = [t for segment in chunk[a_end:] for t in segment]
-    if config.random_next_sentence:
-        if other_documents and rng.random() < 0.5:
-            other = rng.choice(other_documents)
-            start = rng.randint(0, len(other) - 1)
-            tokens_b = [t for segment in other[start:] for t in segment][:max(1, target_length - len(tokens_a))]
-            return tokens_a, tokens_b, True
-        return tokens_a, tokens_b, False
+        return tokens[:split], tokens[split:]
+    a_end = rng.randint(1, len(chunk) - 1)
+    return _join(chunk[:a_end]), _join(chunk[a_end:])
+
+
+def _sentence_order_pair(chunk, rng):
+    """(A, B, swapped, 0): the chunk's two parts, swapped with p = 0.5."""
+    pair = _split_chunk(chunk, rng)
+    if pair is None:
+        return None
+    tokens_a, tokens_b = pair
     if rng.random() < 0.5:
-        return tokens_b, tokens_a, True
-    return tokens_a, tokens_b, False
+        return tokens_b, tokens_a, True, 0
+    return tokens_a, tokens_b, False, 0
+
+
+def _next_sentence_pair(chunk, rng, other_documents, target_length):
+    """(A, B, random B, segments unused): classic NSP, as the original makes it.
+
+    With p = 0.5, A is the chunk's first `a_end` segments (a single segment whole) and B is whole
+    segments of another document, from a random one on, until the pair reaches the target length;
+    the chunk's other segments are handed back. Otherwise the chunk's parts in order.
+    """
+    if not other_documents or rng.random() >= 0.5:
+        pair = _split_chunk(chunk, rng)
+        return None if pair is None else (*pair, False, 0)
+    a_end = rng.randint(1, len(chunk) - 1) if len(chunk) > 1 else 1
+    tokens_a, tokens_b = _join(chunk[:a_end]), []
+    other = rng.choice(other_documents)
+    for segment in other[rng.randint(0, len(other) - 1):]:
+        tokens_b.extend(segment)
+        if len(tokens_a) + len(tokens_b) >= target_length:
+            break
+    return tokens_a, tokens_b, True, len(chunk) - a_end
 
 
 def _truncate_pair(tokens_a, tokens_b, max_num_tokens, rng):

@@ -25,6 +25,8 @@ from absl import logging
 from albert_tf.data.pretraining_instances import DOCUMENT_GROUP, InstanceConfig, document_rng, instances_from_document
 from albert_tf.text.tokenizer import FullTokenizer
 
+PROGRESS_SECONDS = 10  # between progress lines
+
 
 @dataclasses.dataclass(frozen=True)
 class PretrainingDataConfig:
@@ -156,40 +158,70 @@ def _worker_map(config):
         yield pool.imap
 
 
-def _write_records(results, writers, stats, total_documents, config, start):
+class _Progress:
+    """Logs, at most every PROGRESS_SECONDS, a stage's documents done of the total, the rates and
+    the time left: the passes over a large corpus take hours."""
+
+    def __init__(self, stage, total_documents):
+        self.stage, self.total = stage, total_documents
+        self.start = self.last_log = time.time()
+
+    def update(self, documents, instances=None):
+        now = time.time()
+        if now - self.last_log < PROGRESS_SECONDS:
+            return
+        self.last_log, elapsed = now, max(now - self.start, 1e-9)
+        made = "" if instances is None else f", {instances} instances, {instances / elapsed:.0f} instances/s"
+        logging.info("%s: %d/%d documents, %.0f documents/s%s, ETA %.0fs", self.stage, documents, self.total,
+                     documents / elapsed, made, elapsed * (self.total - documents) / max(documents, 1))
+
+
+def _tokenize(worker_map, config, total_documents, tokenized):
+    """Pickles the tokenized groups into `tokenized`; returns their count."""
+    progress, groups, documents = _Progress("tokenizing", total_documents), 0, 0
+    for group in worker_map(_tokenize_group, _groups(config.input_files)):
+        pickle.dump(group, tokenized, protocol=pickle.HIGHEST_PROTOCOL)
+        groups += 1
+        documents += len(group)
+        progress.update(documents)
+    logging.info("tokenized %d documents in %.0fs", total_documents, time.time() - progress.start)
+    return groups
+
+
+def _write_records(results, writers, stats, total_documents, config):
     """Writes each group's records round-robin over the files; logs progress. Returns the count."""
-    written, last_log, total = 0, start, total_documents * config.dupe_factor
+    written, progress = 0, _Progress("making instances", total_documents * config.dupe_factor)
     for records, group_stats in results:
         for record in records:
             writers[written % len(writers)].write(record)
             written += 1
         stats.update(group_stats)
-        now = time.time()
-        if now - last_log > 10:
-            last_log = now
-            done = stats["documents"] / total
-            logging.info("%d/%d documents, %d instances, %.0f instances/s, ETA %.0fs", stats["documents"], total,
-                         written, written / (now - start), (now - start) * (1 - done) / max(done, 1e-9))
+        progress.update(stats["documents"], written)
     return written
+
+
+def _count_documents(files):
+    """Documents in all files; an error when there are none, a warning naming the files without any."""
+    counts = {path: sum(1 for _ in read_documents((path,))) for path in files}
+    empty = [path for path, count in counts.items() if not count]
+    if len(empty) == len(counts):
+        raise ValueError(f"no documents in {list(files)}: the files are empty")
+    if empty:
+        logging.warning("no documents in %s (empty or blank): they add nothing", empty)
+    return sum(counts.values())
 
 
 def write_pretraining_data(config):
     """Writes the shards; returns the statistics (also written as JSON next to the shards)."""
     check_config(config)
-    total_documents = sum(1 for _ in read_documents(config.input_files))
-    if not total_documents:
-        raise ValueError(f"no documents in {list(config.input_files)}: the files are empty")
+    total_documents = _count_documents(config.input_files)
     writers = [tf.io.TFRecordWriter(path) for path in config.output_files]
     stats, start = collections.Counter(), time.time()
 
     # The corpus is tokenized once, to a temporary file that every pass reads back: tokenizing is
     # as costly as making the instances, and holding the tokens in memory would not scale.
     with _worker_map(config) as worker_map, tempfile.TemporaryFile() as tokenized:
-        groups = 0
-        for group in worker_map(_tokenize_group, _groups(config.input_files)):
-            pickle.dump(group, tokenized, protocol=pickle.HIGHEST_PROTOCOL)
-            groups += 1
-        logging.info("tokenized %d documents in %.0fs", total_documents, time.time() - start)
+        groups = _tokenize(worker_map, config, total_documents, tokenized)
 
         def tasks():
             for dupe in range(config.dupe_factor):
@@ -200,11 +232,15 @@ def write_pretraining_data(config):
                     yield config.random_seed, dupe, first, group
                     first += len(group)
 
-        written = _write_records(worker_map(_process_group, tasks()), writers, stats, total_documents, config, start)
+        written = _write_records(worker_map(_process_group, tasks()), writers, stats, total_documents, config)
     for writer in writers:
         writer.close()
     if not written:
         raise ValueError(f"no instances from {list(config.input_files)}: every document is too short")
+    if written < len(writers):
+        # Round-robin fills the first files only; pretraining would fail on an empty shard.
+        raise ValueError(f"{written} instances for {len(writers)} output files: {list(config.output_files[written:])} "
+                         "are empty; use fewer --num_shards or --output_file files")
     summary = summarize(stats, config)
     stats_path = os.path.join(os.path.dirname(config.output_files[0]) or ".", "pretraining_data_stats.json")
     with tf.io.gfile.GFile(stats_path, "w") as f:
