@@ -7,10 +7,13 @@
 Accepts the original run_classifier.py flags. Outputs in --output_dir: checkpoints,
 eval_results.txt (every evaluated checkpoint), best_trial.txt and model.ckpt-best (best by the
 task's metric), test_results.tsv (class probabilities, or the score for STS-B) and
-submit_results.tsv (GLUE's submission format), TensorBoard summaries.
+submit_results.tsv (GLUE's submission format), TensorBoard summaries; with --export_dir, a
+SavedModel for TF Serving that takes raw text.
 """
 
+import math
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -21,6 +24,7 @@ from absl import app, flags, logging
 import albert_tf
 import finetuning_flags
 import job_flags
+from albert_tf.export import ExportConfig, export_saved_model
 from albert_tf.finetuning import feature_cache, glue
 from albert_tf.finetuning.trainer import Finetuner
 
@@ -33,7 +37,11 @@ flags.DEFINE_string("tfds_name", None, "Instead of --data_dir: a GLUE dataset pr
 flags.DEFINE_string("tfds_data_dir", os.path.expanduser("~/tensorflow_datasets"), "Where --tfds_name is prepared.")
 flags.DEFINE_string("cached_dir", None, "Where tokenized features are cached (default: --output_dir).")
 flags.DEFINE_float("classifier_dropout", 0.1, "Dropout on the pooled output (the original hardcoded 0.1).")
-flags.DEFINE_string("export_dir", None, "Not here: use run/export_saved_model.py --task=classifier.")
+flags.DEFINE_string("export_dir", None, "After the run, export model.ckpt-best (else the latest checkpoint) as a "
+                    "SavedModel for TF Serving to <export_dir>/<unix time> (as the original's Estimator did); "
+                    "run/export_saved_model.py exports with more choices.")
+flags.DEFINE_float("threshold_to_export", float("nan"), "With --export_dir: also output this constant as "
+                   "`threshold` (the original's flag).")
 FLAGS = flags.FLAGS
 
 
@@ -41,9 +49,12 @@ def cached_features(task, split, tokenizer):
     """The split's features, tokenized once and then read from --cached_dir."""
     cache_dir = FLAGS.cached_dir or FLAGS.output_dir
     tf.io.gfile.makedirs(cache_dir)
-    source = (f"tfds:{glue.tfds_dataset_dir(FLAGS.tfds_name, FLAGS.tfds_data_dir)}" if FLAGS.tfds_name
-              else os.path.abspath(os.path.join(FLAGS.data_dir, getattr(task, split).file)))
-    key = {"data": source, "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
+    if FLAGS.tfds_name:
+        source = {"data": f"tfds:{glue.tfds_dataset_dir(FLAGS.tfds_name, FLAGS.tfds_data_dir)}"}
+    else:
+        path = os.path.join(FLAGS.data_dir, getattr(task, split).file)
+        source = {"data": os.path.abspath(path), "sha256": feature_cache.files_digest([path])}
+    key = {**source, "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
            "max_seq_length": FLAGS.max_seq_length}
 
     def build():
@@ -114,6 +125,19 @@ def main(argv):
         test_features, stats = cached_features(task, "test", tokenizer)
         write_predictions(task, finetuner.predict(test_features, config.predict_batch_size)["logits"], stats["ids"])
         logging.info("Wrote test_results.tsv and submit_results.tsv to %s.", FLAGS.output_dir)
+    if FLAGS.export_dir:
+        finetuner.restore_for_inference()
+        export(finetuner.model, task)
+
+
+def export(model, task):
+    """The classifier as a SavedModel taking raw text: the task's label names, its text inputs."""
+    config = ExportConfig(task="classifier", max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
+                          pair_input=task.train.text_b is not None, label_names=task.labels or ("score",),
+                          threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
+    path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.albert_config_file, FLAGS.export_dir,
+                              version=int(time.time()))
+    logging.info("Exported to %s.", path)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ best_trial.txt and model.ckpt-best, predict_results.txt (accuracy on test, which
 and test_predictions.tsv (the chosen option per question), TensorBoard summaries.
 """
 
+import hashlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -49,8 +50,13 @@ def cached_features(split, path_flag, tokenizer):
     """The split's examples' levels and features, tokenized once and then read from the cache."""
     cache_dir = FLAGS.cached_dir or FLAGS.output_dir
     tf.io.gfile.makedirs(cache_dir)
-    path = path_flag or os.path.join(cache_dir, f"race_{split}")
+    path = feature_cache.cache_path(path_flag, os.path.join(cache_dir, f"race_{split}"))
+    files = [file for _, file in race.split_files(FLAGS.data_dir, split, levels())]
     key = {"data_dir": os.path.abspath(FLAGS.data_dir), "levels": list(levels()),
+           "sha256": feature_cache.files_digest(files),
+           # Example ids are file names: a renamed file changes them.
+           "names_sha256": hashlib.sha256("\n".join(os.path.relpath(p, FLAGS.data_dir) for p in files).encode()
+                                          ).hexdigest(),
            "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
            "max_seq_length": FLAGS.max_seq_length, "max_qa_length": FLAGS.max_qa_length}
 

@@ -13,7 +13,6 @@ checkpoint and model.ckpt-best (best F1). The v2 no-answer threshold is
 never on the evaluated file itself (the original tuned it on the dev set it reported).
 """
 
-import hashlib
 import json
 import os
 
@@ -52,7 +51,7 @@ flags.DEFINE_float("null_score_diff_threshold", 0.0, "v2: answer \"\" when a que
 flags.DEFINE_string("null_threshold_file", None, "v2: a held-out SQuAD JSON with answers on which to tune the "
                     "threshold (replaces --null_score_diff_threshold).")
 flags.DEFINE_bool("use_einsum", True, "Original flag (TFLite export); no effect here.")
-flags.DEFINE_string("export_dir", None, "Not here: use run/export_saved_model.py --task=squad.")
+flags.DEFINE_string("export_dir", None, "Original flag; refused: use run/export_saved_model.py --task=squad.")
 FLAGS = flags.FLAGS
 
 
@@ -66,31 +65,24 @@ def windows_from_json(rows):
                          {int(k): v for k, v in best}) for example_index, spans, best in rows]
 
 
-def file_digest(path):
-    """SHA-256 of a file's bytes: a cache of an edited SQuAD file is stale even at the same path."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def cached_features(path_flag, default_name, json_file, tokenizer, is_training):
     """Examples, the dataset and the cache's stats of one SQuAD file. For prediction the stats
     hold each window's token → character map and max-context marks, which decoding needs;
     training needs only their count, so a training cache does not carry them."""
     examples = squad_data.read_examples(json_file, is_training, FLAGS.version_2_with_negative)
     tf.io.gfile.makedirs(FLAGS.output_dir)
-    path = os.path.join(FLAGS.output_dir, default_name)
-    if path_flag:
-        # The original's flag named the TFRecord file itself; keep that name rather than doubling
-        # its ending.
-        path = path_flag[:-len(".tf_record")] if path_flag.endswith(".tf_record") else path_flag
-    key = {"file": os.path.abspath(json_file), "sha256": file_digest(json_file),
+    path = feature_cache.cache_path(path_flag, os.path.join(FLAGS.output_dir, default_name))
+    key = {"file": os.path.abspath(json_file), "sha256": feature_cache.files_digest([json_file]),
            "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
            "max_seq_length": FLAGS.max_seq_length, "doc_stride": FLAGS.doc_stride,
-           "max_query_length": FLAGS.max_query_length, "is_training": is_training}
+           "max_query_length": FLAGS.max_query_length, "is_training": is_training,
+           "question_order": "shuffled" if is_training else "file"}
 
     def build():
         features, stats = squad_data.build_features(examples, tokenizer, FLAGS.max_seq_length, FLAGS.doc_stride,
                                                     FLAGS.max_query_length, is_training)
+        if is_training:
+            features = squad_data.in_training_order(features, len(examples))
         arrays = [squad_data.feature_arrays(f, is_training) for f in features]
         if not is_training:
             stats["windows"] = windows_to_json(features)
@@ -171,6 +163,9 @@ def write_json(name, value):
 def main(argv):
     del argv
     finetuning_flags.check_common_flags()
+    if FLAGS.export_dir:
+        raise app.UsageError("--export_dir: export a SQuAD model with run/export_saved_model.py --task=squad "
+                             "--init_checkpoint=<output_dir>/model.ckpt-best (a SavedModel that takes raw text)")
     if FLAGS.predict_feature_left_file:
         logging.warning("--predict_feature_left_file is not used: the predict cache's .json note holds the windows.")
     if FLAGS.do_train and not FLAGS.train_file:
@@ -180,7 +175,8 @@ def main(argv):
     if FLAGS.null_threshold_file and not FLAGS.version_2_with_negative:
         raise app.UsageError("--null_threshold_file is for SQuAD 2.0: add --version_2_with_negative")
     if FLAGS.null_threshold_file and FLAGS.do_predict and (
-            file_digest(FLAGS.null_threshold_file) == file_digest(FLAGS.predict_file)):
+            feature_cache.files_digest([FLAGS.null_threshold_file])
+            == feature_cache.files_digest([FLAGS.predict_file])):
         raise app.UsageError("--null_threshold_file holds the questions of --predict_file: a threshold tuned on the "
                              "evaluated questions overstates their scores (the original's defect). Name a held-out "
                              "file; predict_results.json reports that oracle figure as best_f1 anyway")

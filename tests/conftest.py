@@ -1,3 +1,4 @@
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -26,6 +27,23 @@ def seeded_weights():
     of tokenizers built earlier in the session (tensorflow/text#570)."""
     random.seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture
+def absl_log(caplog):
+    """`caplog` for messages logged through absl, at INFO and above.
+
+    Once absl's own handler is installed (any in-process `app.run`, or absl flags parsing), the
+    absl logger stops propagating to the root logger that `caplog` listens on; listen on it here."""
+    logger = logging.getLogger("absl")
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # else a record would also reach caplog through the root logger
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture

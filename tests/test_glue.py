@@ -35,6 +35,32 @@ LAYOUTS = {
 }
 
 
+MNLI_TEST_HEADER = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
+                    "sentence1_parse", "sentence2_parse", "sentence1", "sentence2"]
+MNLI_TEST_ROW = ["7", "1", "1n", "gov", "(", "(", "(", "(", "He ran.", "He moved."]
+# The unlabeled test files in their real GLUE layout: (file, header, row, expected (guid, text_a, text_b)).
+TEST_LAYOUTS = {
+    "cola": ("test.tsv", ["index", "sentence"], ["7", "Birds fly."], ("test-7", "Birds fly.", None)),
+    "mnli": ("test_matched.tsv", MNLI_TEST_HEADER, MNLI_TEST_ROW, ("test-7", "He ran.", "He moved.")),
+    "mismnli": ("test_mismatched.tsv", MNLI_TEST_HEADER, MNLI_TEST_ROW, ("test-7", "He ran.", "He moved.")),
+    "ax": ("AX.tsv", ["index", "sentence1", "sentence2"], ["7", "It is.", "It is not."],
+           ("test-7", "It is.", "It is not.")),
+    "mrpc": ("test.tsv", ["index", "#1 ID", "#2 ID", "#1 String", "#2 String"], ["7", "1", "2", "A cat.", "A dog."],
+             ("test-7", "A cat.", "A dog.")),
+    "qnli": ("test.tsv", ["index", "question", "sentence"], ["7", "Who?", "Bob."], ("test-7", "Who?", "Bob.")),
+    "qqp": ("test.tsv", ["id", "question1", "question2"], ["7", "Why?", "How?"], ("test-7", "Why?", "How?")),
+    "rte": ("test.tsv", ["index", "sentence1", "sentence2"], ["7", "It rains.", "It is wet."],
+            ("test-7", "It rains.", "It is wet.")),
+    "sst-2": ("test.tsv", ["index", "sentence"], ["7", "a fine film"], ("test-7", "a fine film", None)),
+    "sts-b": ("test.tsv", ["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1",
+                           "sentence2"], ["7", "main", "f", "2012", "1", "none", "none", "A man sings.", "A man plays."],
+              ("test-7", "A man sings.", "A man plays.")),
+    "wnli": ("test.tsv", ["index", "sentence1", "sentence2"], ["7", "It fell.", "The cup fell."],
+             ("test-7", "It fell.", "The cup fell.")),
+}
+DEV_FILES = {"mnli": "dev_matched.tsv", "mismnli": "dev_mismatched.tsv", "ax": "dev_matched.tsv"}
+
+
 def write_tsv(path, header, rows):
     lines = ([header] if header else []) + rows
     path.write_text("".join("\t".join(line) + "\n" for line in lines))
@@ -51,12 +77,74 @@ def test_each_task_reads_its_glue_layout(task_name, tmp_path):
     assert (example.text_a, example.text_b, example.label) == expected
 
 
+@pytest.mark.parametrize("task_name", sorted(TEST_LAYOUTS))
+def test_each_task_reads_its_unlabeled_glue_test_file(task_name, tmp_path):
+    file, header, row, expected = TEST_LAYOUTS[task_name]
+    write_tsv(tmp_path / file, header, [row])
+
+    (example,) = glue.read_examples(str(tmp_path), glue.get_task(task_name), "test")
+
+    assert (example.guid, example.text_a, example.text_b, example.label) == (*expected, None)
+
+
+@pytest.mark.parametrize("task_name", sorted(set(LAYOUTS) | {"mismnli", "ax"}))
+def test_each_task_reads_its_dev_file_in_the_train_files_layout(task_name, tmp_path):
+    header, row, expected = LAYOUTS[{"mismnli": "mnli", "ax": "mnli"}.get(task_name, task_name)]
+    write_tsv(tmp_path / DEV_FILES.get(task_name, "dev.tsv"), header, [row])
+
+    (example,) = glue.read_examples(str(tmp_path), glue.get_task(task_name), "dev")
+
+    assert (example.text_a, example.text_b, example.label) == expected
+
+
+def test_a_header_without_a_needed_column_names_it(tmp_path):
+    header, row, _ = LAYOUTS["rte"]
+    write_tsv(tmp_path / "train.tsv", ["index", "sentence1", "sentence_2", "label"], [row])
+
+    with pytest.raises(glue.GlueFormatError, match=r"train.tsv:1: header has no column\(s\) \['sentence2'\]"):
+        glue.read_examples(str(tmp_path), glue.get_task("rte"), "train")
+
+
+def test_a_cola_row_without_its_four_columns_is_reported(tmp_path):
+    write_tsv(tmp_path / "train.tsv", None, [["gj04", "1", "The sailors rode the breeze."]])
+
+    with pytest.raises(glue.GlueFormatError, match=r"train.tsv:1: expected 4 tab-separated columns, got 3"):
+        glue.read_examples(str(tmp_path), glue.get_task("cola"), "train")
+
+
 def test_a_row_with_a_missing_column_is_reported_with_file_and_line(tmp_path):
     header, row, _ = LAYOUTS["rte"]
     write_tsv(tmp_path / "train.tsv", header, [row, row[:3]])
 
     with pytest.raises(glue.GlueFormatError, match=r"train.tsv:3: expected 4 tab-separated columns, got 3"):
         glue.read_examples(str(tmp_path), glue.get_task("rte"), "train")
+
+
+def test_a_byte_order_mark_before_the_header_is_ignored(tmp_path):
+    header, row, expected = LAYOUTS["mrpc"]
+    write_tsv(tmp_path / "train.tsv", ["\ufeff" + header[0]] + header[1:], [row])
+
+    (example,) = glue.read_examples(str(tmp_path), glue.get_task("mrpc"), "train")
+
+    assert (example.text_a, example.text_b, example.label) == expected
+
+
+def test_qqp_rows_with_missing_fields_are_skipped_and_counted_as_the_original(tmp_path, absl_log):
+    header, row, _ = LAYOUTS["qqp"]
+    write_tsv(tmp_path / "train.tsv", header, [row, row[:3], row])
+
+    examples = glue.read_examples(str(tmp_path), glue.get_task("qqp"), "train")
+
+    assert len(examples) == 2 and "skipped 1 row(s) with fewer than 6 columns, as the original did for qqp " \
+        "(lines 3)" in absl_log.text
+
+
+def test_an_sts_b_score_outside_zero_to_five_is_reported(tmp_path):
+    header, row, _ = LAYOUTS["sts-b"]
+    write_tsv(tmp_path / "train.tsv", header, [row[:-1] + ["7"]])
+
+    with pytest.raises(glue.GlueFormatError, match=r"train.tsv:2: sts-b score '7' is outside \[0, 5\]"):
+        glue.read_examples(str(tmp_path), glue.get_task("sts-b"), "train")
 
 
 def test_a_label_outside_the_task_label_set_is_reported(tmp_path):
@@ -92,12 +180,31 @@ def test_pair_truncation_shortens_the_longer_segment_first():
     assert encoded.input_type_ids == [0] * 6 + [1] * 3  # [CLS] a a a a [SEP] b b [SEP]
 
 
+def test_classification_loss_is_the_softmax_cross_entropy_of_the_label():
+    logits = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3]], np.float32)
+    labels = np.array([0, 2])
+
+    loss = glue.per_example_loss(glue.get_task("mnli"))({"logits": logits}, {"label_ids": labels})
+
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    np.testing.assert_allclose(loss, -log_probs[np.arange(2), labels], rtol=1e-6)
+
+
+def test_regression_loss_is_the_squared_error_of_the_score():
+    logits = np.array([[1.5], [4.0]], np.float32)
+
+    loss = glue.per_example_loss(glue.get_task("sts-b"))({"logits": logits}, {"label": np.array([2.0, 3.5], np.float32)})
+
+    np.testing.assert_allclose(loss, [0.25, 0.25])
+
+
 def classifier_flags(output_dir, *extra):
     return ("--task_name=SST-2", f"--data_dir={SST2_SAMPLE}", "--albert_config_file=run/configs/albert_tiny.json",
             f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={output_dir}", "--max_seq_length=64",
             "--eval_batch_size=32", "--iterations_per_loop=50", *extra)
 
 
+@pytest.mark.slow
 def test_fine_tuning_a_pretrained_model_learns_the_sample_task_and_writes_the_original_outputs(
         pretrained_tiny_checkpoint, tmp_path):
     run_script("run_classifier.py", *classifier_flags(
@@ -111,14 +218,35 @@ def test_fine_tuning_a_pretrained_model_learns_the_sample_task_and_writes_the_or
     assert submission[0] == "index\tprediction" and len(submission) == 1 + 147
 
 
-def test_predict_only_uses_the_existing_checkpoint_and_reuses_the_feature_cache(tmp_path):
-    run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train", "--do_eval", "--train_step=2",
+@pytest.fixture(scope="module")
+def predicted_after_training(tmp_path_factory):
+    """A short training run, then a predict-only run that also exports: (output_dir, its log)."""
+    output = tmp_path_factory.mktemp("sst2")
+    run_script("run_classifier.py", *classifier_flags(output, "--do_train", "--do_eval", "--train_step=2",
                                                       "--save_checkpoints_steps=2", "--train_batch_size=4"))
+    result = run_script("run_classifier.py", *classifier_flags(
+        output, "--do_predict", "--do_eval", f"--export_dir={output / 'export'}", "--threshold_to_export=0.7"))
+    return output, result.stderr
 
-    result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_predict", "--do_eval"))
 
-    assert "Read cached sst-2 dev features" in result.stderr and "Predicting with" in result.stderr
-    assert len((tmp_path / "test_results.tsv").read_text().splitlines()) == 147
+def test_predict_only_uses_the_existing_checkpoint_and_reuses_the_feature_cache(predicted_after_training):
+    output, log = predicted_after_training
+
+    assert "Read cached sst-2 dev features" in log and "Predicting with" in log
+    assert len((output / "test_results.tsv").read_text().splitlines()) == 147
+
+
+def test_export_dir_writes_a_raw_text_saved_model_with_the_exported_threshold(predicted_after_training):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the export's tokenizer ops)
+
+    (version,) = (predicted_after_training[0] / "export").iterdir()
+    serving = tf.saved_model.load(str(version)).signatures["serving_default"]
+
+    outputs = serving(text_a=tf.constant(["a fine film", "I did not go."]))
+
+    assert version.name.isdigit() and outputs["threshold"].numpy().tolist() == pytest.approx([0.7, 0.7]) \
+        and outputs["probabilities"].shape == (2, 2)
 
 
 def test_predict_without_any_checkpoint_fails_at_once_with_advice(tmp_path):
@@ -195,6 +323,7 @@ def test_run_classifier_reads_a_local_tfds_dataset(tmp_path):
     assert sorted(index for index, _ in rows) == ["0", "1", "2"] and {label for _, label in rows} <= {"0", "1"}
 
 
+@pytest.mark.slow
 def test_mirrored_fine_tuning_matches_one_device(tmp_path):
     def eval_loss(strategy):
         output_dir = tmp_path / strategy

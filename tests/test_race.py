@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from albert_tf import FullTokenizer
@@ -65,14 +66,47 @@ def test_each_option_is_its_own_sequence_with_the_question_last():
         tokenizer.tokenize(option)[-1] for option in example.options]
 
 
-def test_run_race_trains_evaluates_and_scores_the_test_set(tmp_path):
-    run_script("run_race.py", "--data_dir=tfrecords/sample/RACE", "--albert_config_file=run/configs/albert_tiny.json",
-               f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={tmp_path}", "--max_seq_length=64",
-               "--max_qa_length=16", "--train_step=4", "--warmup_step=1", "--save_checkpoints_steps=2",
-               "--train_batch_size=4", "--eval_batch_size=8", "--do_predict")
+def test_the_loss_is_the_softmax_cross_entropy_over_the_four_options():
+    logits = np.array([[1.0, 2.0, 0.0, -1.0], [0.3, 0.3, 0.3, 0.3]], np.float32)
+    labels = np.array([1, 3])
 
-    evaluated_steps = [line for line in (tmp_path / "eval_results.txt").read_text().splitlines()
+    loss = race.per_example_loss({"logits": logits}, {"label_ids": labels})
+
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    np.testing.assert_allclose(loss, -log_probs[np.arange(2), labels], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def race_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("race")
+    run_script("run_race.py", "--data_dir=tfrecords/sample/RACE", "--albert_config_file=run/configs/albert_tiny.json",
+               f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={output}", "--max_seq_length=64",
+               "--max_qa_length=16", "--train_step=4", "--warmup_step=1", "--save_checkpoints_steps=2",
+               "--train_batch_size=4", "--eval_batch_size=8", "--do_predict",
+               f"--train_file={output / 'race_train.tf_record'}")
+    return output
+
+
+def test_run_race_evaluates_every_checkpoint(race_run):
+    evaluated_steps = [line for line in (race_run / "eval_results.txt").read_text().splitlines()
                        if line.startswith("global_step")]
-    predicted = (tmp_path / "predict_results.txt").read_text()
+
     assert evaluated_steps == ["global_step = 2", "global_step = 4"]
-    assert "eval_accuracy = " in predicted and "middle_accuracy = " in predicted and "high_accuracy = " in predicted
+
+
+def test_run_race_scores_the_test_set_overall_and_per_level(race_run):
+    predicted = dict(line.split(" = ") for line in (race_run / "predict_results.txt").read_text().splitlines())
+
+    assert {"eval_accuracy", "middle_accuracy", "high_accuracy"} <= predicted.keys()
+
+
+def test_run_race_writes_one_chosen_option_per_test_question(race_run):
+    rows = [line.split("\t") for line in (race_run / "test_predictions.tsv").read_text().splitlines()]
+    questions = race.read_examples("tfrecords/sample/RACE", "test")
+
+    assert rows[0] == ["id", "prediction"] and [guid for guid, _ in rows[1:]] == [e.guid for e in questions] \
+        and {choice for _, choice in rows[1:]} <= set("ABCD")
+
+
+def test_an_original_cache_file_name_is_the_cache_file_not_a_prefix(race_run):
+    assert (race_run / "race_train.tf_record").exists() and not (race_run / "race_train.tf_record.tf_record").exists()

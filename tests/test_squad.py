@@ -40,6 +40,7 @@ def fitted(request, tmp_path_factory):
     return request.param, directory / "out"
 
 
+@pytest.mark.slow
 def test_run_squad_learns_its_training_questions(fitted):
     _, output_dir = fitted
 
@@ -50,6 +51,7 @@ def test_run_squad_learns_its_training_questions(fitted):
     assert results["exact"] > 75
 
 
+@pytest.mark.slow
 def test_run_squad_writes_the_original_outputs(fitted):
     version, output_dir = fitted
 

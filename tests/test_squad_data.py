@@ -2,6 +2,7 @@
 windows with p_mask and max-context marks, and the TFRecord feature cache."""
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -191,6 +192,21 @@ def test_windows_without_the_answer_are_counted():
     _, _, features, stats = features_for()
 
     assert stats["answer_outside"] == sum(f.is_impossible for f in features) > 0
+
+
+def test_training_windows_follow_the_originals_one_shuffle_of_the_questions():
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    examples = [squad_data.SquadExample(f"q{i}", f"Question {i}?", CONTEXT, "school", CONTEXT.index("school"), False,
+                                        ("school",)) for i in range(8)]
+    features, _ = squad_data.build_features(examples, tokenizer, 18, 4, 8, is_training=True)
+    original_order = list(examples)
+    random.Random(12345).shuffle(original_order)  # what the original did to its training examples
+
+    ordered = squad_data.in_training_order(features, len(examples))
+
+    # Each question's windows stay together, in the original's question order.
+    assert [examples[f.example_index].qas_id for f in ordered] == [
+        example.qas_id for example in original_order for f in features if examples[f.example_index] is example]
 
 
 def test_questions_over_max_query_length_are_cut_and_counted():

@@ -5,11 +5,31 @@ lowercasing, sequence lengths, source file) and the counts of the preprocessing.
 with other settings is rebuilt instead of being read with the wrong shapes or ids.
 """
 
+import hashlib
 import json
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
+
+
+def cache_path(path_flag, default_path):
+    """The prefix of a cache: the flag's, else the default. The original's cache flags named the
+    TFRecord file itself, so a `.tf_record` ending is taken off rather than doubled."""
+    if not path_flag:
+        return default_path
+    return path_flag[:-len(".tf_record")] if path_flag.endswith(".tf_record") else path_flag
+
+
+def files_digest(paths):
+    """SHA-256 of the files' bytes, in order, for a cache key: a cache of edited data is stale even
+    at the same path. Names do not count: a copy has the digest of its original."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            data = f.read()
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
 
 
 def _feature(values):

@@ -6,15 +6,19 @@ file with a missing or extra column fails with its path and line instead of shif
 
 import csv
 import dataclasses
+import io
 import os
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from albert_tf.finetuning.features import encode_text
 from albert_tf.finetuning.metrics import classification_metrics, regression_metrics
+from albert_tf.progress import logged_progress
 
 MNLI_LABELS = ("contradiction", "entailment", "neutral")
+STS_B_SCORE_RANGE = (0.0, 5.0)
 ENTAILMENT_LABELS = ("entailment", "not_entailment")
 BINARY_LABELS = ("0", "1")
 
@@ -38,7 +42,11 @@ class GlueTask:
 
     metric: the metric that picks the best checkpoint: the original's (accuracy, Matthews
     correlation for CoLA, Pearson for STS-B), except F1 for MRPC and QQP, which GLUE reports
-    for them (the original selected those by accuracy)."""
+    for them (the original selected those by accuracy).
+
+    skips_short_rows: rows with too few columns are skipped and counted in the log instead of
+    stopping the run. Only QQP: its released train.tsv has such rows, which the original skipped
+    too (silently)."""
 
     name: str
     labels: tuple
@@ -47,6 +55,7 @@ class GlueTask:
     test: Split
     metric: str = "eval_accuracy"
     submission_name: str = ""
+    skips_short_rows: bool = False
 
     @property
     def is_regression(self):
@@ -85,7 +94,8 @@ GLUE_TASKS = {task.name: task for task in (
     _index_pair_task("qnli", ENTAILMENT_LABELS, "question", "sentence", "label", "QNLI"),
     GlueTask("qqp", BINARY_LABELS, train=Split("train.tsv", "question1", "question2", "is_duplicate", "id"),
              dev=Split("dev.tsv", "question1", "question2", "is_duplicate", "id"),
-             test=Split("test.tsv", "question1", "question2", index="id"), metric="f1", submission_name="QQP"),
+             test=Split("test.tsv", "question1", "question2", index="id"), metric="f1", submission_name="QQP",
+             skips_short_rows=True),
     _index_pair_task("rte", ENTAILMENT_LABELS, "sentence1", "sentence2", "label", "RTE"),
     GlueTask("sst-2", BINARY_LABELS, train=Split("train.tsv", "sentence", label="label"),
              dev=Split("dev.tsv", "sentence", label="label"), test=Split("test.tsv", "sentence", index="index"),
@@ -122,7 +132,9 @@ def read_examples(data_dir, task, split_name):
         raise FileNotFoundError(f"{task.name} {split_name} file not found: {path} (--data_dir should hold the "
                                 f"task's GLUE TSV files)")
     with tf.io.gfile.GFile(path) as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        # MRPC's files start with a byte-order mark, which would otherwise stick to the first column name.
+        text = f.read().removeprefix("\ufeff")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
     header = None
     first_line = 1
     if split.has_header:
@@ -138,9 +150,12 @@ def read_examples(data_dir, task, split_name):
     def field(row, column):
         return row[header.index(column) if header else column]
 
-    examples = []
+    examples, skipped = [], []
     for line, row in enumerate(rows, start=first_line):
         if not row:
+            continue
+        if len(row) < columns and task.skips_short_rows:
+            skipped.append(line)
             continue
         if len(row) != columns:
             raise GlueFormatError(f"{path}:{line}: expected {columns} tab-separated columns, got {len(row)}")
@@ -150,15 +165,23 @@ def read_examples(data_dir, task, split_name):
         guid = field(row, split.index) if split.index is not None else str(line - first_line)
         text_b = field(row, split.text_b) if split.text_b is not None else None
         examples.append(GlueExample(f"{split_name}-{guid}", field(row, split.text_a), text_b, label, f"{path}:{line}"))
+    if skipped:
+        logging.warning("%s: skipped %d row(s) with fewer than %d columns, as the original did for %s (lines %s%s).",
+                        path, len(skipped), columns, task.name, ", ".join(map(str, skipped[:10])),
+                        ", ..." if len(skipped) > 10 else "")
     return examples
 
 
 def _parse_label(task, value, where):
     if task.is_regression:
         try:
-            return float(value)
+            score = float(value)
         except ValueError:
             raise GlueFormatError(f"{where}: {task.name} label {value!r} is not a number") from None
+        low, high = STS_B_SCORE_RANGE
+        if not low <= score <= high:
+            raise GlueFormatError(f"{where}: {task.name} score {value!r} is outside [{low:g}, {high:g}]")
+        return score
     if value not in task.labels:
         raise GlueFormatError(f"{where}: {task.name} label {value!r} is not one of {list(task.labels)}")
     return value
@@ -171,7 +194,7 @@ def build_features(examples, task, tokenizer, max_seq_length):
     regression (`label`, float); unlabeled (test) examples get 0.
     """
     features, truncated = [], 0
-    for example in examples:
+    for example in logged_progress(examples, f"{task.name}: examples tokenized"):
         encoded = encode_text(tokenizer, example.text_a, example.text_b, max_seq_length)
         truncated += encoded.truncated
         feature = {"input_word_ids": encoded.input_word_ids, "input_mask": encoded.input_mask,

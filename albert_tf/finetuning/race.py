@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.finetuning.features import encode_tokens
+from albert_tf.progress import logged_progress
 
 NUM_CHOICES = 4
 ANSWERS = "ABCD"
@@ -32,16 +33,23 @@ class RaceExample:
     label: int  # index of the right option
 
 
-def read_examples(data_dir, split, levels=LEVELS):
-    """Every question of `split` ("train", "dev" or "test") of the given levels, in file order."""
-    examples = []
+def split_files(data_dir, split, levels=LEVELS):
+    """[(level, path)] of `split` ("train", "dev" or "test"), in the order they are read."""
+    files = []
     for level in levels:
         directory = os.path.join(data_dir, split, level)
-        files = sorted(tf.io.gfile.glob(os.path.join(directory, "*.txt")))
-        if not files:
+        paths = sorted(tf.io.gfile.glob(os.path.join(directory, "*.txt")))
+        if not paths:
             raise FileNotFoundError(f"no RACE files in {directory} (expected --data_dir/{split}/{level}/*.txt)")
-        for path in files:
-            examples.extend(_read_file(path, f"{split}/{level}/{os.path.basename(path)}", level))
+        files.extend((level, path) for path in paths)
+    return files
+
+
+def read_examples(data_dir, split, levels=LEVELS):
+    """Every question of `split` of the given levels, in file order."""
+    examples = []
+    for level, path in split_files(data_dir, split, levels):
+        examples.extend(_read_file(path, f"{split}/{level}/{os.path.basename(path)}", level))
     return examples
 
 
@@ -81,7 +89,7 @@ def build_features(examples, tokenizer, max_seq_length, max_qa_length):
     is cut from its end to make room. Returns the features and counts (examples, truncated).
     """
     features, truncated = [], 0
-    for example in examples:
+    for example in logged_progress(examples, "RACE: questions tokenized"):
         article = tokenizer.tokenize(example.article)
         choices = []
         for option in example.options:

@@ -9,12 +9,17 @@ per-character map through preprocessing and align pieces to it with difflib, the
 import dataclasses
 import difflib
 import json
+import random
 import unicodedata
 
 import numpy as np
 import tensorflow as tf
 
+from albert_tf.progress import logged_progress
 from albert_tf.text.tokenizer import SPIECE_UNDERLINE, encode_pieces
+
+# The seed of the original's one shuffle of the training questions (run_squad_v1/v2).
+TRAINING_ORDER_SEED = 12345
 
 
 class SquadFormatError(ValueError):
@@ -195,6 +200,21 @@ def _is_max_context(spans, span_index, position):
     return best_index == span_index
 
 
+def in_training_order(features, num_examples, seed=TRAINING_ORDER_SEED):
+    """Windows in the order the original trained on them: the questions shuffled once with
+    `random.Random(12345)`, each question's windows kept together.
+
+    SQuAD files go article by article, so a shuffle buffer alone would fill each batch from a
+    few articles. The original shuffled the examples before making windows; permuting the
+    windows afterwards gives the same order and keeps `build_features`' one alignment per
+    paragraph.
+    """
+    order = list(range(num_examples))
+    random.Random(seed).shuffle(order)
+    rank = {example_index: position for position, example_index in enumerate(order)}
+    return sorted(features, key=lambda feature: rank[feature.example_index])
+
+
 def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_length, is_training):
     """Doc-stride windows `[CLS] question [SEP] context window [SEP]` for every example.
 
@@ -206,7 +226,7 @@ def build_features(examples, tokenizer, max_seq_length, doc_stride, max_query_le
     """
     features, truncated_questions, answer_outside, contexts = [], 0, 0, {}
     cls_id, sep_id = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"])
-    for example_index, example in enumerate(examples):
+    for example_index, example in enumerate(logged_progress(examples, "SQuAD: questions windowed")):
         query = tokenizer.tokenize(example.question)
         if len(query) > max_query_length:
             truncated_questions += 1

@@ -23,6 +23,7 @@ from absl import logging
 
 from albert_tf.checkpoint import load_checkpoint
 from albert_tf.optimization import create_optimizer
+from albert_tf.progress import logged_progress
 
 BEST_CHECKPOINT = "model.ckpt-best"
 SHUFFLE_BUFFER = 10000
@@ -265,7 +266,7 @@ class Finetuner:
             return self.strategy.run(lambda b: self.model(b, training=False), args=(batch,))
 
         parts = []
-        for batch in batches:
+        for batch in logged_progress(batches, "predicted batches", total=(count + padding) // batch_size):
             outputs = step(batch)
             parts.append({key: np.concatenate([np.asarray(t) for t in self.strategy.experimental_local_results(value)])
                           for key, value in outputs.items()})
