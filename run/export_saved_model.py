@@ -7,6 +7,7 @@
 writes exports/sst2/1/ (TF Serving's versioned layout). See README "Serving" for the signatures.
 """
 
+import math
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -15,7 +16,7 @@ from absl import app, flags, logging
 
 import albert_tf
 from albert_tf.export import ExportConfig, export_saved_model
-from albert_tf.export.serving import TASKS
+from albert_tf.export.serving import TASKS, ExportConfigError
 from albert_tf.finetuning import glue
 
 flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model.")
@@ -24,10 +25,11 @@ flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the model.")
 flags.DEFINE_enum("task", "encoder", list(TASKS), "Which model and outputs to export.")
 flags.DEFINE_string("export_dir", None, "The model's directory; the export goes to <export_dir>/<version>.")
 flags.DEFINE_integer("version", 1, "Version subdirectory (TF Serving serves the highest).")
-flags.DEFINE_bool("overwrite", False, "Replace an existing version directory.")
-flags.DEFINE_bool("hub_format", False, "Write a TF-Hub-style pair: <export_dir>/preprocessor/<version> and "
-                  "<export_dir>/encoder/<version>.")
-flags.DEFINE_integer("max_seq_length", 512, "Longest token sequence; longer text is truncated as in training.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing version directory (only once the new export is complete).")
+flags.DEFINE_bool("hub_format", False, "Write a TF-Hub-style pair: <export_dir>/preprocessor/<version> (text → "
+                  "ids, as serving_default reads the text) and <export_dir>/encoder/<version> (serving_ids).")
+flags.DEFINE_integer("max_seq_length", 512, "Longest token sequence; longer text is truncated as in training. "
+                     "At most the config's max_position_embeddings.")
 flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the model).")
 flags.DEFINE_bool("pair_input", True, "Text tasks take text_b beside text_a (pass --nopair_input for one text).")
 flags.DEFINE_string("task_name", None, "classifier: a GLUE task whose label names to export.")
@@ -40,6 +42,8 @@ flags.DEFINE_integer("max_query_length", 64, "squad: question tokens kept.")
 flags.DEFINE_integer("max_answer_length", 30, "squad: longest answer in tokens.")
 flags.DEFINE_float("null_score_diff_threshold", 0.0, "squad v2.0: answer \"\" when the null score reaches this.")
 flags.DEFINE_integer("top_k", 5, "pretraining: fill-ins returned per [MASK].")
+flags.DEFINE_float("threshold_to_export", float("nan"), "classifier: also output this constant as `threshold` "
+                   "(as the original run_classifier.py's flag).")
 FLAGS = flags.FLAGS
 
 
@@ -72,11 +76,12 @@ def main(argv):
     config = ExportConfig(task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
                           pair_input=FLAGS.pair_input, label_names=labels, top_k=FLAGS.top_k,
                           max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
-                          null_score_diff_threshold=FLAGS.null_score_diff_threshold)
+                          null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+                          threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
     try:
         path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.albert_config_file, FLAGS.export_dir,
                                   FLAGS.version, FLAGS.overwrite, FLAGS.hub_format)
-    except FileExistsError as e:
+    except (FileExistsError, ExportConfigError) as e:
         raise app.UsageError(str(e)) from None
     logging.info("Exported to %s.", path)
     print(path)

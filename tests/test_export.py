@@ -1,8 +1,14 @@
 """SavedModel export: signatures, parity with the Keras model in a process without albert_tf,
-raw-text edge cases, warmup requests, determinism and the version directory."""
+raw-text edge cases, warmup requests, checks against the config, determinism and the version
+directory.
+
+Each kind of export is made once (`exports`) and shared; the parity checks of one task are served
+from one client process."""
 
 import json
 import os
+import random
+import re
 import subprocess
 import sys
 
@@ -12,17 +18,39 @@ import tensorflow as tf
 
 import albert_tf
 from albert_tf.checkpoint.native import save_native_checkpoint
-from albert_tf.finetuning.features import encode_text
-from tests.conftest import REPO_ROOT, run_script
+from albert_tf.export import ExportConfig, export_saved_model
+from albert_tf.export import serving as serving_lib
+from albert_tf.finetuning import glue
+from albert_tf.finetuning.features import encode_tokens
+from tests.conftest import run_script
+from tests.harness import outputs_close
+from tests.serving_client import serve
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
 MAX_SEQ_LENGTH = 48
+MAX_QUERY_LENGTH, MAX_ANSWER_LENGTH, TOP_K = 8, 4, 3
 # float32 in both; the graph pads to the batch's longest row instead of max_seq_length.
 PARITY_ATOL = 1e-5
+MNLI_LABELS = glue.get_task("mnli").labels
 
 EDGE_TEXTS = [b"", b"   \t\n ", "Caf\u00e9 na\u00efve \u00dcber, 3,000.50!".encode(), "\u041f\u0440\u0438\u0432\u0435\u0442 "
               "\u043c\u0438\u0440".encode(), "\u6771\u4eac\u306f\u5927\u304d\u3044\u3002".encode(),
               b"invalid \xff\xfe utf-8", ("a very long sentence " * 60).encode()]
+# The edge texts with [MASK]s at the start, at the end and side by side, none in rows 1 and 4, and the
+# long row's mask cut off by truncation.
+MASKED_TEXTS = [text if i % 3 == 1 else b"[MASK] " * (i % 3) + text + b" [MASK]" for i, text in enumerate(EDGE_TEXTS)]
+
+# name: (model, --task, flags); "-hub" ones are --hub_format pairs.
+EXPORTS = {
+    "encoder": (lambda c: albert_tf.AlbertEncoder(c), "encoder", ()),
+    "classifier": (lambda c: albert_tf.AlbertClassifier(c, num_labels=3), "classifier", ("--task_name=mnli",)),
+    "regressor": (lambda c: albert_tf.AlbertClassifier(c, num_labels=1), "classifier", ("--task_name=sts-b",)),
+    "pretraining": (lambda c: albert_tf.AlbertPretrainer(c), "pretraining", (f"--top_k={TOP_K}",)),
+    "squad": (lambda c: albert_tf.AlbertQuestionAnswerer(c), "squad",
+              (f"--max_query_length={MAX_QUERY_LENGTH}", f"--max_answer_length={MAX_ANSWER_LENGTH}")),
+}
+EXPORTS.update({f"{name}-hub": (*EXPORTS[name][:2], (*EXPORTS[name][2], "--hub_format"))
+                for name in ("encoder", "pretraining", "squad")})
 
 
 @pytest.fixture(scope="module")
@@ -36,86 +64,266 @@ def tiny(tmp_path_factory):
     return config, str(config_file), albert_tf.FullTokenizer(SAMPLE_MODEL)
 
 
-def export(model, config_file, directory, task, *flags):
+def run_export(model, config_file, directory, task, *flags, expect_failure=False):
+    """run/export_saved_model.py on a checkpoint of `model`, to `directory/task`; the finished process."""
     checkpoint = save_native_checkpoint(model, str(directory / f"{task}-ckpt"))
-    run_script("export_saved_model.py", f"--task={task}", f"--albert_config_file={config_file}",
-               f"--init_checkpoint={checkpoint}", f"--spm_model_file={SAMPLE_MODEL}",
-               f"--export_dir={directory / task}", f"--max_seq_length={MAX_SEQ_LENGTH}", *flags)
+    return run_script("export_saved_model.py", f"--task={task}", f"--albert_config_file={config_file}",
+                      f"--init_checkpoint={checkpoint}", f"--spm_model_file={SAMPLE_MODEL}",
+                      f"--export_dir={directory / task}", f"--max_seq_length={MAX_SEQ_LENGTH}", *flags,
+                      expect_failure=expect_failure)
+
+
+def export(model, config_file, directory, task, *flags):
+    run_export(model, config_file, directory, task, *flags)
     return str(directory / task / "1")
 
 
-def serve(export_dir, signature, tmp_path, **inputs):
-    """Runs a signature in a fresh process that imports only tensorflow and tensorflow_text."""
-    inputs_path, outputs_path = tmp_path / "inputs.npz", tmp_path / "outputs.npz"
-    np.savez(inputs_path, **{k: np.asarray(v, dtype=object if isinstance(v[0], bytes) else None)
-                             for k, v in inputs.items()})
-    subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tests", "serving_client.py"), export_dir, signature,
-                    str(inputs_path), str(outputs_path)], check=True, capture_output=True,
-                   env={"PATH": os.environ.get("PATH", ""), "TF_CPP_MIN_LOG_LEVEL": "3"})
-    with np.load(outputs_path, allow_pickle=True) as outputs:
-        return {name: outputs[name] for name in outputs.files}
+@pytest.fixture(scope="module")
+def exports(tiny, tmp_path_factory):
+    """name of `EXPORTS` → (model, its version directory; for "-hub", the preprocessor's and the
+    encoder's), each exported on first use and shared by the module's tests."""
+    config, config_file, _ = tiny
+    made = {}
+
+    def get(name):
+        if name not in made:
+            build, task, flags = EXPORTS[name]
+            random.seed(0)  # as conftest's seeded_weights: the same model whichever test asks first
+            model = build(config)
+            version_dir = export(model, config_file, tmp_path_factory.mktemp(name), task, *flags)
+            root = os.path.dirname(version_dir)
+            made[name] = model, ((os.path.join(root, "preprocessor", "1"), os.path.join(root, "encoder", "1"))
+                                 if "--hub_format" in flags else version_dir)
+        return made[name]
+    return get
 
 
-def python_ids(tokenizer, texts_a, texts_b=None):
-    """The ids fine-tuning builds (invalid UTF-8 replaced by U+FFFD, as the export documents)."""
-    decode = lambda b: b.decode("utf-8", errors="replace")
-    encoded = [encode_text(tokenizer, decode(a), decode(b) if texts_b else None, MAX_SEQ_LENGTH)
-               for a, b in zip(texts_a, texts_b or texts_a)]
+# --- what each task should return, from the Keras model and the Python tokenizer --------------
+
+def task(name):
+    """The --task of an `EXPORTS` name (a regressor is a classifier)."""
+    return EXPORTS[name][1]
+
+
+def edge_inputs(name, batch):
+    """The text inputs of a task's serving_default: row i pairs edge text i with edge text -1-i."""
+    texts = MASKED_TEXTS if task(name) == "pretraining" else EDGE_TEXTS
+    first, second = ("question", "context") if task(name) == "squad" else ("text_a", "text_b")
+    return {first: texts[:batch], second: texts[::-1][:batch]}
+
+
+def masked_pieces(tokenizer, text):
+    """Pieces of a text in which "[MASK]" stands for the mask token."""
+    first, *rest = text.split("[MASK]")
+    pieces = tokenizer.tokenize(first)
+    for part in rest:
+        pieces += ["[MASK]"] + tokenizer.tokenize(part)
+    return pieces
+
+
+def python_tokens(name, tokenizer, first, second):
+    """Pieces of one row's two texts, as the task's serving_default reads them."""
+    if task(name) == "pretraining":
+        return masked_pieces(tokenizer, first), masked_pieces(tokenizer, second)
+    if task(name) == "squad":  # one window: the question cut, then as much context as fits
+        question = tokenizer.tokenize(first)[:MAX_QUERY_LENGTH]
+        return question, tokenizer.tokenize(second)[:MAX_SEQ_LENGTH - 3 - len(question)]
+    return tokenizer.tokenize(first), tokenizer.tokenize(second)
+
+
+def python_ids(name, tokenizer, texts):
+    """The ids fine-tuning's encoding gives `texts` (invalid UTF-8 replaced by U+FFFD, as the export
+    documents), padded to MAX_SEQ_LENGTH."""
+    rows = zip(*[[text.decode("utf-8", errors="replace") for text in column] for column in texts.values()])
+    encoded = [encode_tokens(tokenizer, *python_tokens(name, tokenizer, *row), MAX_SEQ_LENGTH) for row in rows]
     return {key: np.array([getattr(e, key) for e in encoded], np.int32)
             for key in ("input_word_ids", "input_mask", "input_type_ids")}
 
 
+def trimmed(ids):
+    """`ids` padded only to their longest row, as the raw-string signature and the preprocessor pad."""
+    width = ids["input_mask"].sum(axis=1).max()
+    return {key: value[:, :width] for key, value in ids.items()}
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def encoder_outputs(model, tokenizer, ids, texts):
+    outputs = model(ids)
+    return {name: np.asarray(outputs[name]) for name in ("pooled_output", "sequence_output")}
+
+
+def classifier_outputs(model, tokenizer, ids, texts):
+    probabilities = softmax(np.asarray(model(ids)["logits"]))
+    names = np.array([name.encode() for name in MNLI_LABELS], object)
+    return {"probabilities": probabilities, "predictions": probabilities.argmax(-1),
+            "predicted_labels": names[probabilities.argmax(-1)],
+            "label_names": np.tile(names, (len(probabilities), 1))}
+
+
+def regressor_outputs(model, tokenizer, ids, texts):
+    return {"scores": np.asarray(model(ids)["logits"])[:, 0]}
+
+
+def pretraining_outputs(model, tokenizer, ids, texts):
+    mask_id = tokenizer.convert_tokens_to_ids(["[MASK]"])[0]
+    rows = [np.flatnonzero((word_ids == mask_id) & (mask == 1)) for word_ids, mask in zip(ids["input_word_ids"],
+                                                                                       ids["input_mask"])]
+    positions = np.full((len(rows), max(1, *map(len, rows))), -1, np.int32)
+    for i, row in enumerate(rows):
+        positions[i, :len(row)] = row
+    outputs = model({**ids, "masked_lm_positions": np.maximum(positions, 0)})
+    probabilities = softmax(np.asarray(outputs["mlm_logits"]))
+    top_ids = np.argsort(-probabilities, axis=-1)[..., :TOP_K]
+    tokens = np.array([p.encode() for p in tokenizer.convert_ids_to_tokens(top_ids.ravel())], object)
+    valid = (positions >= 0)[..., None]
+    return {"mlm_positions": positions, "mlm_top_k_ids": np.where(valid, top_ids, -1),
+            "mlm_top_k_tokens": np.where(valid, tokens.reshape(top_ids.shape), b""),
+            "mlm_top_k_probabilities": np.where(valid, np.take_along_axis(probabilities, top_ids, -1), 0.0),
+            "sop_probabilities": softmax(np.asarray(outputs["sop_logits"]))}
+
+
+def squad_outputs(model, tokenizer, ids, texts):
+    """The best span (start + end logit) of at most MAX_ANSWER_LENGTH context tokens, (0, 0, 0.0)
+    where there is none; with `texts`, also its text from the context's pieces."""
+    outputs = model(ids)
+    start_logits, end_logits = np.asarray(outputs["start_logits"]), np.asarray(outputs["end_logits"])
+    result = {"start_index": [], "end_index": [], "score": [], "answer": []}
+    for i, (type_ids, length) in enumerate(zip(ids["input_type_ids"], ids["input_mask"].sum(axis=1))):
+        context = [t for t in range(length - 1) if type_ids[t] == 1]
+        spans = [(s, e) for s in context for e in context if s <= e < s + MAX_ANSWER_LENGTH]
+        start, end = max(spans, key=lambda span: start_logits[i, span[0]] + end_logits[i, span[1]], default=(0, 0))
+        result["start_index"].append(start)
+        result["end_index"].append(end)
+        result["score"].append(start_logits[i, start] + end_logits[i, end] if spans else 0.0)
+        if texts:
+            pieces = tokenizer.tokenize(texts["context"][i].decode("utf-8", errors="replace"))
+            span = pieces[start - context[0]:end - context[0] + 1] if spans else []
+            result["answer"].append("".join(span).replace("\u2581", " ").strip().encode())
+    if not texts:
+        del result["answer"]
+    return {name: np.array(values, object if name == "answer" else None) for name, values in result.items()}
+
+
+KERAS_OUTPUTS = {"encoder": encoder_outputs, "classifier": classifier_outputs, "regressor": regressor_outputs,
+                 "pretraining": pretraining_outputs, "squad": squad_outputs}
+
+
+def keras_outputs(name, model, tokenizer, ids, texts=None):
+    """What an export's signatures should return for `ids`; `texts`, for outputs read from the text."""
+    return KERAS_OUTPUTS[name](model, tokenizer, ids, texts)
+
+
+def assert_outputs_match(served, expected):
+    """The same output names; strings equal, numbers within PARITY_ATOL (so integers equal)."""
+    strings = [name for name, value in expected.items() if value.dtype == object]
+    assert sorted(served) == sorted(expected)
+    for name in strings:
+        np.testing.assert_array_equal(served[name], expected[name], err_msg=name)
+    outputs_close({k: v for k, v in served.items() if k not in strings},
+                  {k: v for k, v in expected.items() if k not in strings}, atol=PARITY_ATOL)
+
+
+# --- parity: both signatures of every task against the Keras model ----------------------------
+
+TASK_EXPORTS = ["encoder", "classifier", "regressor", "pretraining", "squad"]
+PARITY_CASES = [(name, signature, batch) for name in TASK_EXPORTS for signature in ("serving_default", "serving_ids")
+                for batch in (1, 7)]
+
+
 @pytest.fixture(scope="module")
-def encoder_export(tiny, tmp_path_factory):
-    config, config_file, _ = tiny
-    model = albert_tf.AlbertEncoder(config)
-    return model, export(model, config_file, tmp_path_factory.mktemp("exports"), "encoder")
-
-
-@pytest.mark.parametrize("batch", [1, 7])
-def test_raw_text_signature_matches_the_keras_model_on_python_token_ids(batch, tiny, encoder_export, tmp_path):
+def parity(exports, tiny, tmp_path_factory):
+    """(export, signature, batch) → (what the export served, what its Keras model gives) on the edge
+    texts: serving_default on the texts, serving_ids on the Python tokenizer's ids for them. All
+    served from one client process."""
     _, _, tokenizer = tiny
-    model, export_dir = encoder_export
-    texts_a = EDGE_TEXTS[:batch]
-    texts_b = list(reversed(EDGE_TEXTS))[:batch]
-
-    served = serve(export_dir, "serving_default", tmp_path, text_a=texts_a, text_b=texts_b)
-
-    ids = python_ids(tokenizer, texts_a, texts_b)
-    expected = model(ids)
-    width = served["sequence_output"].shape[1]
-    assert not ids["input_mask"][:, width:].any()  # the graph pads only to the longest row
-    np.testing.assert_allclose(served["pooled_output"], expected["pooled_output"], atol=PARITY_ATOL)
-    np.testing.assert_allclose(served["sequence_output"], np.asarray(expected["sequence_output"])[:, :width],
-                               atol=PARITY_ATOL)
-
-
-def test_ids_signature_matches_the_keras_model(tiny, encoder_export, tmp_path):
-    _, _, tokenizer = tiny
-    model, export_dir = encoder_export
-    ids = python_ids(tokenizer, EDGE_TEXTS[2:5], EDGE_TEXTS[:3])
-
-    served = serve(export_dir, "serving_ids", tmp_path, **ids)
-
-    np.testing.assert_allclose(served["pooled_output"], model(ids)["pooled_output"], atol=PARITY_ATOL)
+    calls, expected = [], []
+    for name, signature, batch in PARITY_CASES:
+        model, export_dir = exports(name)
+        texts = edge_inputs(name, batch)
+        ids = python_ids(name, tokenizer, texts)
+        if signature == "serving_default":
+            calls.append((export_dir, signature, texts))
+            expected.append(keras_outputs(name, model, tokenizer, trimmed(ids), texts))
+        else:
+            calls.append((export_dir, signature, ids))
+            expected.append(keras_outputs(name, model, tokenizer, ids))
+    served = serve(calls, tmp_path_factory.mktemp("served"))
+    return dict(zip(PARITY_CASES, zip(served, expected)))
 
 
-def test_saved_model_cli_lists_the_documented_signatures(encoder_export):
-    _, export_dir = encoder_export
+@pytest.mark.parametrize("name, signature, batch", PARITY_CASES)
+def test_each_signature_gives_every_output_of_the_keras_model_on_edge_texts(parity, name, signature, batch):
+    served, expected = parity[name, signature, batch]
+
+    assert_outputs_match(served, expected)
+
+
+# --- signatures as saved_model_cli shows them --------------------------------------------------
+
+def tensor(dtype, *shape):
+    return f"DT_{dtype}", "(" + ", ".join(map(str, shape)) + ")"
+
+
+IDS_INPUTS = {name: tensor("INT32", -1, -1) for name in ("input_word_ids", "input_mask", "input_type_ids")}
+TEXT_INPUTS = {name: tensor("STRING", -1) for name in ("text_a", "text_b")}
+SQUAD_OUTPUTS = {"start_index": tensor("INT32", -1), "end_index": tensor("INT32", -1), "score": tensor("FLOAT", -1)}
+# README "Serving": for each export, its signatures' (inputs, outputs): name → (dtype, shape); H = 16.
+DOCUMENTED_SIGNATURES = {
+    "encoder": (TEXT_INPUTS, {"pooled_output": tensor("FLOAT", -1, 16),
+                              "sequence_output": tensor("FLOAT", -1, -1, 16)}),
+    "classifier": (TEXT_INPUTS, {"probabilities": tensor("FLOAT", -1, 3), "predictions": tensor("INT32", -1),
+                                 "predicted_labels": tensor("STRING", -1), "label_names": tensor("STRING", -1, 3)}),
+    "regressor": (TEXT_INPUTS, {"scores": tensor("FLOAT", -1)}),
+    "pretraining": (TEXT_INPUTS, {"mlm_positions": tensor("INT32", -1, -1),
+                                  "mlm_top_k_tokens": tensor("STRING", -1, -1, TOP_K),
+                                  "mlm_top_k_ids": tensor("INT32", -1, -1, TOP_K),
+                                  "mlm_top_k_probabilities": tensor("FLOAT", -1, -1, TOP_K),
+                                  "sop_probabilities": tensor("FLOAT", -1, 2)}),
+    "squad": ({"question": tensor("STRING", -1), "context": tensor("STRING", -1)},
+              {**SQUAD_OUTPUTS, "answer": tensor("STRING", -1)}),
+}
+
+
+def documented_signatures(name):
+    """{signature: {(inputs|outputs, name): (dtype, shape)}}. serving_ids has serving_default's
+    outputs, except squad's answer (it has no text to read one from)."""
+    inputs, outputs = DOCUMENTED_SIGNATURES[name]
+    ids_outputs = SQUAD_OUTPUTS if name == "squad" else outputs
+    listed = lambda ins, outs: {**{("inputs", k): v for k, v in ins.items()},
+                                **{("outputs", k): v for k, v in outs.items()}}
+    return {"serving_default": listed(inputs, outputs), "serving_ids": listed(IDS_INPUTS, ids_outputs)}
+
+
+def shown_signatures(export_dir):
+    """What `saved_model_cli show --all` lists, in the form of `documented_signatures`."""
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-
     shown = subprocess.run([cli, "show", "--dir", export_dir, "--all"], capture_output=True, text=True, check=True)
+    signatures = {}
+    for section in shown.stdout.split("signature_def['")[1:]:
+        signature = section.split("'", 1)[0]
+        if signature != "__saved_model_init_op":
+            signatures[signature] = {(kind, name): (dtype, shape) for kind, name, dtype, shape in re.findall(
+                r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: (\([^)]*\))", section)}
+    return signatures
 
-    text = " ".join(shown.stdout.split())
-    for expected in ("signature_def['serving_default']", "inputs['text_a'] tensor_info: dtype: DT_STRING shape: (-1)",
-                     "inputs['text_b'] tensor_info: dtype: DT_STRING shape: (-1)", "signature_def['serving_ids']",
-                     "inputs['input_word_ids'] tensor_info: dtype: DT_INT32 shape: (-1, -1)",
-                     "outputs['pooled_output'] tensor_info: dtype: DT_FLOAT shape: (-1, 16)"):
-        assert expected in text
+
+@pytest.mark.parametrize("name", TASK_EXPORTS)
+def test_saved_model_cli_lists_the_documented_signatures(name, exports):
+    _, export_dir = exports(name)
+
+    shown = shown_signatures(export_dir)
+
+    assert shown == documented_signatures(name)
 
 
-def test_assets_hold_the_tokenizer_config_and_versions(encoder_export):
-    _, export_dir = encoder_export
+# --- assets and warmup requests ----------------------------------------------------------------
+
+def test_assets_hold_the_tokenizer_config_and_versions(exports):
+    _, export_dir = exports("encoder")
 
     versions = json.load(open(os.path.join(export_dir, "assets.extra", "versions.json")))
 
@@ -137,107 +345,123 @@ def test_a_config_of_any_file_name_becomes_the_albert_config_asset_and_no_tempor
         ["albert_config.json", "botchan.model"], [])
 
 
-def test_warmup_requests_parse_and_run_against_the_signature(encoder_export):
+@pytest.mark.parametrize("name", ["encoder", "squad", pytest.param("pretraining-hub", marks=pytest.mark.slow)])
+def test_warmup_requests_parse_and_run_against_the_signature(name, exports):
+    """Every servable gets warmup requests; the hub-format encoder's are ids."""
     from tensorflow_serving.apis import prediction_log_pb2
 
-    _, export_dir = encoder_export
-    signature = tf.saved_model.load(export_dir).signatures["serving_default"]
-    path = os.path.join(export_dir, "assets.extra", "tf_serving_warmup_requests")
-
+    _, export_dirs = exports(name)
     batch_sizes = []
-    for record in tf.data.TFRecordDataset(path):
-        request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
-        outputs = signature(**{name: tf.constant(tf.make_ndarray(t)) for name, t in request.inputs.items()})
-        batch_sizes.append(outputs["pooled_output"].shape[0])
-    assert batch_sizes == [1, 8]
+    for export_dir in [export_dirs] if isinstance(export_dirs, str) else export_dirs:
+        signature = tf.saved_model.load(export_dir).signatures["serving_default"]
+        path = os.path.join(export_dir, "assets.extra", "tf_serving_warmup_requests")
+
+        for record in tf.data.TFRecordDataset(path):
+            request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+            outputs = signature(**{key: tf.constant(tf.make_ndarray(t)) for key, t in request.inputs.items()})
+            batch_sizes.append(next(iter(outputs.values())).shape[0])
+
+    assert batch_sizes == [1, 8] * (2 if name.endswith("-hub") else 1)
 
 
+# --- the hub format ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [pytest.param("encoder", marks=pytest.mark.slow), "pretraining", "squad"])
+def test_hub_format_preprocessor_gives_python_ids_and_the_encoder_the_keras_outputs(name, tiny, exports, tmp_path):
+    """The preprocessor reads text as the task's serving_default does ([MASK] for pretraining, the
+    question cut to max_query_length for squad); the encoder is serving_ids."""
+    _, _, tokenizer = tiny
+    model, (preprocessor, encoder) = exports(f"{name}-hub")
+    texts = edge_inputs(name, 7)
+
+    ids, served = serve([(preprocessor, "serving_default", texts), (encoder, "serving_default", 0)], tmp_path)
+
+    expected_ids = trimmed(python_ids(name, tokenizer, texts))
+    assert_outputs_match({**ids, **served}, {**expected_ids, **keras_outputs(name, model, tokenizer, expected_ids)})
+
+
+# --- checks against the config -----------------------------------------------------------------
+
+def test_max_seq_length_beyond_the_position_embeddings_is_refused(tiny, tmp_path):
+    config, config_file, _ = tiny
+
+    with pytest.raises(ValueError, match=r"max_seq_length \(--max_seq_length\) = 65 exceeds "
+                                         r"max_position_embeddings = 64 of the model's config"):
+        export_saved_model(albert_tf.AlbertEncoder(config), ExportConfig("encoder", max_seq_length=65),
+                           SAMPLE_MODEL, config_file, str(tmp_path))
+
+
+def test_a_sentencepiece_model_larger_than_vocab_size_is_refused(tiny, tmp_path):
+    config, config_file, _ = tiny
+    small = albert_tf.AlbertConfig.from_dict({**config.to_dict(), "vocab_size": 3000})
+
+    with pytest.raises(ValueError, match=r"\(--spm_model_file\) has 4000 pieces, more than vocab_size = 3000"):
+        export_saved_model(albert_tf.AlbertEncoder(small), ExportConfig("encoder", max_seq_length=MAX_SEQ_LENGTH),
+                           SAMPLE_MODEL, config_file, str(tmp_path))
+
+
+def test_the_script_reports_a_setting_the_model_cannot_run_as_a_usage_error(tiny, tmp_path):
+    config, config_file, _ = tiny
+
+    result = run_export(albert_tf.AlbertEncoder(config), config_file, tmp_path, "encoder", "--max_seq_length=100",
+                        expect_failure=True)
+
+    message = "max_seq_length (--max_seq_length) = 100 exceeds max_position_embeddings = 64 of the model's config"
+    assert (message in result.stderr, "Traceback" in result.stderr) == (True, False)
+
+
+# --- determinism and the version directory -----------------------------------------------------
+
+@pytest.mark.slow
 def test_exporting_twice_gives_identical_variables_and_an_existing_version_is_refused(tiny, tmp_path):
     config, config_file, _ = tiny
     model = albert_tf.AlbertEncoder(config)
     first = export(model, config_file, tmp_path / "a", "encoder")
     second = export(model, config_file, tmp_path / "b", "encoder")
 
-    again = run_script("export_saved_model.py", "--task=encoder", f"--albert_config_file={config_file}",
-                       f"--init_checkpoint={tmp_path / 'a' / 'encoder-ckpt'}", f"--spm_model_file={SAMPLE_MODEL}",
-                       f"--export_dir={tmp_path / 'a' / 'encoder'}", expect_failure=True)
+    again = run_export(model, config_file, tmp_path / "a", "encoder", expect_failure=True)
 
     variables = "variables/variables.data-00000-of-00001"
     assert open(os.path.join(first, variables), "rb").read() == open(os.path.join(second, variables), "rb").read()
     assert "exists; pass --overwrite" in again.stderr
 
 
-def test_classifier_returns_probabilities_and_label_names(tiny, tmp_path):
-    config, config_file, tokenizer = tiny
-    model = albert_tf.AlbertClassifier(config, num_labels=3)
-    export_dir = export(model, config_file, tmp_path, "classifier", "--task_name=mnli")
-    texts_a, texts_b = [b"He ran home.", b"It rains."], [b"He moved.", b"It is dry."]
-
-    served = serve(export_dir, "serving_default", tmp_path, text_a=texts_a, text_b=texts_b)
-
-    probabilities = tf.nn.softmax(model(python_ids(tokenizer, texts_a, texts_b))["logits"]).numpy()
-    np.testing.assert_allclose(served["probabilities"], probabilities, atol=PARITY_ATOL)
-    assert [name.decode() for name in served["predicted_labels"]] == [
-        ("contradiction", "entailment", "neutral")[i] for i in probabilities.argmax(-1)]
+def old_version(directory):
+    """An existing version 1 under `directory/encoder`, marked to tell whether it survives."""
+    version_dir = directory / "encoder" / "1"
+    version_dir.mkdir(parents=True)
+    (version_dir / "old").write_text("the old export")
+    return version_dir
 
 
-def test_pretraining_fills_each_mask_with_the_top_k_of_the_mlm_head(tiny, tmp_path):
-    config, config_file, tokenizer = tiny
-    model = albert_tf.AlbertPretrainer(config)
-    export_dir = export(model, config_file, tmp_path, "pretraining", "--nopair_input", "--top_k=3")
-    text = "The old [MASK] went to [MASK] school."
+def test_overwrite_replaces_an_existing_version(tiny, tmp_path):
+    config, config_file, _ = tiny
+    version_dir = old_version(tmp_path)
 
-    served = serve(export_dir, "serving_default", tmp_path, text_a=[text.encode()])
+    export(albert_tf.AlbertEncoder(config), config_file, tmp_path, "encoder", "--overwrite")
 
-    pieces = (tokenizer.tokenize("The old") + ["[MASK]"] + tokenizer.tokenize(" went to") + ["[MASK]"]
-              + tokenizer.tokenize(" school."))
-    ids = [tokenizer.convert_tokens_to_ids(["[CLS]"] + pieces + ["[SEP]"])]
-    positions = [[i for i, token in enumerate(["[CLS]"] + pieces) if token == "[MASK]"]]
-    logits = model({"input_word_ids": np.array(ids, np.int32), "masked_lm_positions": np.array(positions, np.int32)})
-    expected = np.argsort(-np.asarray(logits["mlm_logits"]), axis=-1)[..., :3]
-    np.testing.assert_array_equal(served["mlm_positions"], positions)
-    np.testing.assert_array_equal(served["mlm_top_k_ids"], expected)
+    assert (os.listdir(tmp_path / "encoder"), "old" in os.listdir(version_dir),
+            (version_dir / "saved_model.pb").exists()) == (["1"], False, True)
 
 
-def test_squad_answer_is_the_best_context_span(tiny, tmp_path):
-    config, config_file, tokenizer = tiny
-    model = albert_tf.AlbertQuestionAnswerer(config)
-    export_dir = export(model, config_file, tmp_path, "squad", "--max_query_length=8", "--max_answer_length=4")
-    question, context = "Where does Tom ride?", "Tom rides his red bike to school every day."
+def test_a_failed_overwrite_leaves_the_old_version_and_nothing_else(tiny, tmp_path, monkeypatch):
+    config, config_file, _ = tiny
+    version_dir = old_version(tmp_path)
 
-    served = serve(export_dir, "serving_default", tmp_path, question=[question.encode()], context=[context.encode()])
+    def disk_full(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr(serving_lib, "write_warmup_requests", disk_full)  # after the SavedModel is written
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(albert_tf.AlbertEncoder(config), ExportConfig("encoder", max_seq_length=MAX_SEQ_LENGTH),
+                           SAMPLE_MODEL, config_file, str(tmp_path / "encoder"), overwrite=True)
 
-    ids = python_ids(tokenizer, [question.encode()], [context.encode()])
-    outputs = model(ids)
-    start, end = np.asarray(outputs["start_logits"])[0], np.asarray(outputs["end_logits"])[0]
-    offset = len(tokenizer.tokenize(question)) + 2
-    context_pieces = tokenizer.tokenize(context)
-    spans = [(s, e) for s in range(offset, offset + len(context_pieces))
-             for e in range(s, min(s + 4, offset + len(context_pieces)))]
-    best = max(spans, key=lambda span: start[span[0]] + end[span[1]])
-    text = "".join(context_pieces[best[0] - offset:best[1] - offset + 1]).replace("\u2581", " ").strip()
-    assert (int(served["start_index"][0]), int(served["end_index"][0])) == best
-    assert served["answer"][0].decode() == text
+    assert (os.listdir(tmp_path / "encoder"), os.listdir(version_dir)) == (["1"], ["old"])
 
 
-def test_hub_format_preprocessor_and_encoder_compose_to_the_text_signature(tiny, encoder_export, tmp_path):
-    config, config_file, tokenizer = tiny
-    model, _ = encoder_export
-    export(model, config_file, tmp_path, "encoder", "--hub_format")
-    texts_a, texts_b = EDGE_TEXTS[2:4], EDGE_TEXTS[4:6]
+# --- benchmark and squad v2.0 ------------------------------------------------------------------
 
-    ids = serve(str(tmp_path / "encoder" / "preprocessor" / "1"), "serving_default", tmp_path, text_a=texts_a,
-                text_b=texts_b)
-    served = serve(str(tmp_path / "encoder" / "encoder" / "1"), "serving_default", tmp_path, **ids)
-
-    expected = python_ids(tokenizer, texts_a, texts_b)
-    width = ids["input_word_ids"].shape[1]
-    np.testing.assert_array_equal(ids["input_word_ids"], expected["input_word_ids"][:, :width])
-    np.testing.assert_allclose(served["pooled_output"], model(expected)["pooled_output"], atol=PARITY_ATOL)
-
-
-def test_serve_benchmark_times_both_signatures_at_both_batch_sizes(encoder_export):
-    _, export_dir = encoder_export
+def test_serve_benchmark_times_both_signatures_at_both_batch_sizes(exports):
+    _, export_dir = exports("encoder")
 
     result = run_script("benchmark.py", "serve", f"--export_dir={export_dir}", "--serve_requests=8")
 
@@ -245,11 +469,12 @@ def test_serve_benchmark_times_both_signatures_at_both_batch_sizes(encoder_expor
     assert rows == [[b, s] for b in ("1", "32") for s in ("raw", "token", "strings")]
 
 
+@pytest.mark.slow
 def test_squad_v2_blanks_the_answer_when_the_null_score_reaches_the_threshold(tiny, tmp_path):
     config, config_file, tokenizer = tiny
     model = albert_tf.AlbertQuestionAnswerer(config, version_2_with_negative=True, start_n_top=5, end_n_top=5)
     question, context = b"Where does Tom ride?", b"Tom rides his red bike to school every day."
-    ids = python_ids(tokenizer, [question], [context])
+    ids = python_ids("squad", tokenizer, {"question": [question], "context": [context]})
     offset = len(tokenizer.tokenize(question.decode())) + 2
     context_pieces = tokenizer.tokenize(context.decode())
     p_mask = 1 - ((ids["input_type_ids"] == 1) & (np.arange(MAX_SEQ_LENGTH) < ids["input_mask"].sum(1, keepdims=True) - 1))
@@ -260,22 +485,10 @@ def test_squad_v2_blanks_the_answer_when_the_null_score_reaches_the_threshold(ti
                            f"--null_score_diff_threshold={threshold}")
                     for name, threshold in (("below", null_score - 1), ("above", null_score + 1)))
 
-    blank, answered = (serve(path, "serving_default", tmp_path, question=[question], context=[context])
-                       for path in (below, above))
+    blank, answered = serve([(path, "serving_default", {"question": [question], "context": [context]})
+                             for path in (below, above)], tmp_path)
 
     start, end = int(answered["start_index"][0]) - offset, int(answered["end_index"][0]) - offset
     span_text = "".join(context_pieces[start:end + 1]).replace("\u2581", " ").strip()
     assert blank["null_score"][0] == pytest.approx(null_score, abs=PARITY_ATOL)
     assert blank["answer"][0] == b"" and answered["answer"][0].decode() == span_text
-
-
-def test_a_regressor_exports_its_scores(tiny, tmp_path):
-    config, config_file, tokenizer = tiny
-    model = albert_tf.AlbertClassifier(config, num_labels=1)
-    export_dir = export(model, config_file, tmp_path, "classifier", "--task_name=sts-b")
-    texts_a, texts_b = [b"A man sings.", b"A cat sleeps."], [b"A man plays.", b"A dog runs."]
-
-    served = serve(export_dir, "serving_default", tmp_path, text_a=texts_a, text_b=texts_b)
-
-    expected = np.asarray(model(python_ids(tokenizer, texts_a, texts_b))["logits"])[:, 0]
-    np.testing.assert_allclose(served["scores"], expected, atol=PARITY_ATOL)

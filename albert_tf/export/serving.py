@@ -6,7 +6,9 @@ Python tokenizer's exact ids), `serving_ids` takes `input_word_ids`, `input_mask
 `input_type_ids`. Loading needs only tensorflow and tensorflow_text: the model is traced into
 the graph, the SentencePiece model is a constant of the tokenizer op and an asset beside
 `albert_config.json`, and `assets.extra/` holds TF Serving's warmup requests, the versions the
-export was made with (`versions.json`) and its settings (`export_config.json`).
+export was made with (`versions.json`) and its settings (`export_config.json`). An export is
+written beside the version directory and moved into place only once complete, so a failed export
+(or one that replaces a version) never leaves a partial or missing version for TF Serving to load.
 
 Per task (`ExportConfig.task`):
   encoder      text_a (+ text_b) → pooled_output [B, H], sequence_output [B, T, H]
@@ -25,14 +27,20 @@ import importlib.metadata
 import json
 import os
 import tempfile
+import uuid
 
 import tensorflow as tf
 
 from albert_tf.export import packing
-from albert_tf.export.warmup import input_names, write_warmup_requests
+from albert_tf.export.warmup import write_warmup_requests
 from albert_tf.text import FullTokenizer, InGraphTokenizer
 
 TASKS = ("encoder", "pretraining", "classifier", "squad")
+WARMUP_BATCH_SIZES = (1, 8)
+
+
+class ExportConfigError(ValueError):
+    """Export settings that do not fit the model or its tokenizer (run/ reports it as a usage error)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +54,9 @@ class ExportConfig:
     max_query_length: int = 64  # squad
     max_answer_length: int = 30  # squad
     null_score_diff_threshold: float = 0.0  # squad v2.0
+    # classifier: also output this constant as `threshold` [B] (the original's --threshold_to_export),
+    # so a client reads the decision threshold tuned for the model from the model itself.
+    threshold: float = None
 
 
 def _ids_spec():
@@ -65,6 +76,7 @@ class ServingModule(tf.Module):
         self.tokenizer = InGraphTokenizer(spm_model_file, do_lower_case=config.do_lower_case)
         self.assets = [tf.saved_model.Asset(spm_model_file), tf.saved_model.Asset(albert_config_file)]
         python_tokenizer = FullTokenizer(spm_model_file, do_lower_case=config.do_lower_case)
+        check_fits_the_model(config, model.config, python_tokenizer)
         self.cls_id, self.sep_id, self.mask_id = python_tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]", "[MASK]"])
         self.version_2 = bool(getattr(model, "version_2_with_negative", False))
 
@@ -72,27 +84,34 @@ class ServingModule(tf.Module):
 
     def signatures(self):
         ids = tf.function(self._from_ids, input_signature=[_ids_spec()])
-        if self.config.task == "squad":
-            text_spec = [tf.TensorSpec([None], tf.string, name="question"), tf.TensorSpec([None], tf.string,
-                                                                                         name="context")]
-            text = tf.function(self._squad_from_text, input_signature=text_spec)
-        elif self.config.pair_input:
-            text = tf.function(self._from_text, input_signature=[
-                tf.TensorSpec([None], tf.string, name="text_a"), tf.TensorSpec([None], tf.string, name="text_b")])
-        else:
-            text = tf.function(lambda text_a: self._from_text(text_a, None),
-                               input_signature=[tf.TensorSpec([None], tf.string, name="text_a")])
+        text = tf.function(self._squad_from_text if self.config.task == "squad" else self._from_text,
+                           input_signature=self.text_specs())
         return {"serving_default": text.get_concrete_function(), "serving_ids": ids.get_concrete_function()}
+
+    def text_specs(self):
+        """The raw-string inputs of `serving_default` (and of the hub-format preprocessor)."""
+        if self.config.task == "squad":
+            names = ("question", "context")
+        else:
+            names = ("text_a", "text_b") if self.config.pair_input else ("text_a",)
+        return [tf.TensorSpec([None], tf.string, name=name) for name in names]
+
+    def preprocess(self, *texts):
+        """The strings of `text_specs` → the model's input dict, as `serving_default` builds it."""
+        if self.config.task == "squad":
+            return self._squad_inputs(*texts)[0]
+        return self._text_inputs(*texts)
 
     def _from_ids(self, inputs):
         return self._outputs(inputs)
 
-    def _from_text(self, text_a, text_b):
-        ids_a = self._tokenize_with_masks(text_a) if self.config.task == "pretraining" else self.tokenizer(text_a)
-        ids_b = None
-        if text_b is not None:
-            ids_b = self._tokenize_with_masks(text_b) if self.config.task == "pretraining" else self.tokenizer(text_b)
-        return self._outputs(packing.pack(ids_a, ids_b, self.config.max_seq_length, self.cls_id, self.sep_id))
+    def _from_text(self, *texts):
+        return self._outputs(self._text_inputs(*texts))
+
+    def _text_inputs(self, text_a, text_b=None):
+        tokenize = self._tokenize_with_masks if self.config.task == "pretraining" else self.tokenizer
+        ids_b = tokenize(text_b) if text_b is not None else None
+        return packing.pack(tokenize(text_a), ids_b, self.config.max_seq_length, self.cls_id, self.sep_id)
 
     def _tokenize_with_masks(self, texts):
         """Ids of texts in which "[MASK]" stands for one masked token (kept out of lowercasing)."""
@@ -116,14 +135,15 @@ class ServingModule(tf.Module):
 
     def _classifier_outputs(self, inputs):
         logits = self.model(inputs, training=False)["logits"]
+        batch = tf.shape(logits)[0]
+        extra = {} if self.config.threshold is None else {"threshold": tf.fill([batch], float(self.config.threshold))}
         if len(self.config.label_names) <= 1:
-            return {"scores": logits[:, 0]}
+            return {"scores": logits[:, 0], **extra}
         names = tf.constant(list(self.config.label_names))
         predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        batch = tf.shape(logits)[0]
         return {"probabilities": tf.nn.softmax(logits), "predictions": predictions,
                 "predicted_labels": tf.gather(names, predictions),
-                "label_names": tf.tile(names[None], [batch, 1])}
+                "label_names": tf.tile(names[None], [batch, 1]), **extra}
 
     def _pretraining_outputs(self, inputs):
         is_mask = tf.equal(inputs["input_word_ids"], self.mask_id) & tf.equal(inputs["input_mask"], 1)
@@ -179,7 +199,9 @@ class ServingModule(tf.Module):
         first_context = tf.argmax(tf.cast(context, tf.int32), axis=1, output_type=tf.int32)
         return result, found, first_context
 
-    def _squad_from_text(self, question, context):
+    def _squad_inputs(self, question, context):
+        """One window: the question cut to max_query_length, then as much context as fits. Also
+        returns the context pieces kept, to read the answer's text from."""
         question_ids = self.tokenizer(question)[:, :self.config.max_query_length]
         context_pieces = self.tokenizer.tokenize(context)
         budget = self.config.max_seq_length - 3 - question_ids.row_lengths()
@@ -187,6 +209,10 @@ class ServingModule(tf.Module):
             context_pieces, tf.ragged.range(context_pieces.row_lengths()) < budget[:, None])
         context_ids = self.tokenizer.sentencepiece.string_to_id(context_pieces)
         inputs = packing.pack(question_ids, context_ids, self.config.max_seq_length, self.cls_id, self.sep_id)
+        return inputs, context_pieces
+
+    def _squad_from_text(self, question, context):
+        inputs, context_pieces = self._squad_inputs(question, context)
         result, found, first_context = self._best_span(inputs)
         start = result["start_index"] - first_context
         end = result["end_index"] - first_context
@@ -200,45 +226,78 @@ class ServingModule(tf.Module):
 
 
 class PreprocessorModule(tf.Module):
-    """The TF-Hub-style preprocessor: raw strings → the encoder's input dict (no model)."""
+    """The TF-Hub-style preprocessor: raw strings → the encoder's input dict, exactly as the task's
+    `serving_default` builds it ([MASK] kept for pretraining, the question cut for squad).
+
+    Holds the tokenizer but not the model, so its SavedModel carries no model weights."""
 
     def __init__(self, serving):
         super().__init__()
         self.tokenizer = serving.tokenizer
         self.assets = serving.assets
-        self.serving = serving
+        self.preprocess = tf.function(serving.preprocess, input_signature=serving.text_specs())
 
     def signatures(self):
-        config = self.serving.config
-        pack = lambda a, b: packing.pack(a, b, config.max_seq_length, self.serving.cls_id, self.serving.sep_id)
-        if config.pair_input:
-            text = tf.function(lambda text_a, text_b: pack(self.tokenizer(text_a), self.tokenizer(text_b)),
-                               input_signature=[tf.TensorSpec([None], tf.string, name="text_a"),
-                                                tf.TensorSpec([None], tf.string, name="text_b")])
-        else:
-            text = tf.function(lambda text_a: pack(self.tokenizer(text_a), None),
-                               input_signature=[tf.TensorSpec([None], tf.string, name="text_a")])
-        return {"serving_default": text.get_concrete_function()}
+        return {"serving_default": self.preprocess.get_concrete_function()}
+
+
+def check_fits_the_model(config, albert_config, tokenizer):
+    """Refuses settings the model cannot run: positions past its position table, or token ids
+    past its word embeddings (a SentencePiece model larger than `vocab_size`)."""
+    if config.max_seq_length > albert_config.max_position_embeddings:
+        raise ExportConfigError(
+            f"max_seq_length (--max_seq_length) = {config.max_seq_length} exceeds max_position_embeddings = "
+            f"{albert_config.max_position_embeddings} of the model's config (--albert_config_file): positions "
+            "past it have no embedding")
+    if tokenizer.vocab_size > albert_config.vocab_size:
+        raise ExportConfigError(
+            f"the SentencePiece model {tokenizer.spm_model_file} (--spm_model_file) has {tokenizer.vocab_size} "
+            f"pieces, more than vocab_size = {albert_config.vocab_size} of the model's config "
+            "(--albert_config_file): their ids would be past the word embeddings")
 
 
 def _version_dir(export_dir, version, overwrite):
+    """`<export_dir>/<version>`, refused at once if it exists and may not be replaced."""
     path = os.path.join(export_dir, str(version))
-    if tf.io.gfile.exists(path):
-        if not overwrite:
-            raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --version")
-        tf.io.gfile.rmtree(path)
+    if tf.io.gfile.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --version")
     return path
 
 
-def _save(module, path, config, warmup_texts):
-    signatures = module.signatures()
+def _staging_dir(path):
+    """A sibling of the version directory to write into; TF Serving ignores its non-numeric name."""
+    parent, version = os.path.split(path)
+    return os.path.join(parent, f".{version}.incomplete-{uuid.uuid4().hex}")
+
+
+def _publish(staging, path):
+    """Moves a complete export into place; an old version is given up only now."""
+    if tf.io.gfile.exists(path):
+        retired = staging + ".replaced"
+        tf.io.gfile.rename(path, retired)
+        tf.io.gfile.rename(staging, path)
+        tf.io.gfile.rmtree(retired)
+    else:
+        tf.io.gfile.rename(staging, path)
+
+
+def _warmup_requests(serving, texts, as_ids):
+    """`serving_default`'s inputs for one request per warmup batch size: the texts, repeated to fill
+    the batch, in every text input; or (the hub-format encoder, which takes ids) their ids from the
+    export's own in-graph tokenizer and packing, so they are the preprocessor's."""
+    requests = []
+    for batch_size in WARMUP_BATCH_SIZES:
+        batch = tf.constant([texts[i % len(texts)] for i in range(batch_size)])
+        strings = {spec.name: batch for spec in serving.text_specs()}
+        requests.append(serving.preprocess(*strings.values()) if as_ids else strings)
+    return requests
+
+
+def _save(module, signatures, path, config, warmup_requests):
     tf.saved_model.save(module, path, signatures=signatures)
     extra = os.path.join(path, "assets.extra")
     tf.io.gfile.makedirs(extra)
-    # Warmup requests are raw strings; the hub-format encoder takes ids and gets none.
-    if "input_word_ids" not in input_names(signatures["serving_default"]):
-        write_warmup_requests(os.path.join(extra, "tf_serving_warmup_requests"), signatures["serving_default"],
-                              warmup_texts)
+    write_warmup_requests(os.path.join(extra, "tf_serving_warmup_requests"), warmup_requests)
     with tf.io.gfile.GFile(os.path.join(extra, "versions.json"), "w") as f:
         json.dump({"tensorflow": tf.__version__, "tensorflow_text": importlib.metadata.version("tensorflow-text")},
                   f, indent=1, sort_keys=True)
@@ -251,22 +310,38 @@ def export_saved_model(model, config, spm_model_file, albert_config_file, export
     """Writes `<export_dir>/<version>/` and returns it; refuses an existing version unless `overwrite`.
 
     With `hub_format`, writes instead a TF-Hub-style pair, each servable on its own:
-    `<export_dir>/preprocessor/<version>/` (strings → input dict) and
-    `<export_dir>/encoder/<version>/` (input dict → the task's outputs, as `serving_ids`).
+    `<export_dir>/preprocessor/<version>/` (strings → input dict, as `serving_default` builds it)
+    and `<export_dir>/encoder/<version>/` (input dict → the task's outputs, as `serving_ids`).
     Returns the two paths then.
+
+    Raises `ExportConfigError` (a ValueError) when `config.max_seq_length` exceeds the model's
+    `max_position_embeddings` or the SentencePiece model has more pieces than its `vocab_size`.
     """
+    if hub_format:
+        paths = [_version_dir(os.path.join(export_dir, part), version, overwrite)
+                 for part in ("preprocessor", "encoder")]
+    else:
+        paths = [_version_dir(export_dir, version, overwrite)]
+    staging = [_staging_dir(path) for path in paths]
     # The config is an asset under the name the original release used, whatever the file is called.
     with tempfile.TemporaryDirectory(prefix="albert_export_") as asset_dir:
         config_copy = os.path.join(asset_dir, "albert_config.json")
         tf.io.gfile.copy(albert_config_file, config_copy, overwrite=True)
         serving = ServingModule(model, config, spm_model_file, config_copy)
-        if not hub_format:
-            path = _version_dir(export_dir, version, overwrite)
-            _save(serving, path, config, warmup_texts)
-            return path
-        preprocessor_path = _version_dir(os.path.join(export_dir, "preprocessor"), version, overwrite)
-        encoder_path = _version_dir(os.path.join(export_dir, "encoder"), version, overwrite)
-        _save(PreprocessorModule(serving), preprocessor_path, config, warmup_texts)
-        serving.signatures = lambda: {"serving_default": ServingModule.signatures(serving)["serving_ids"]}
-        _save(serving, encoder_path, config, warmup_texts)
-        return preprocessor_path, encoder_path
+        if hub_format:  # (module, its signatures, whether serving_default takes ids) per path
+            preprocessor = PreprocessorModule(serving)
+            parts = [(preprocessor, preprocessor.signatures(), False),
+                     (serving, {"serving_default": serving.signatures()["serving_ids"]}, True)]
+        else:
+            parts = [(serving, serving.signatures(), False)]
+        try:
+            for (module, signatures, takes_ids), directory in zip(parts, staging):
+                _save(module, signatures, directory, config, _warmup_requests(serving, warmup_texts, takes_ids))
+        except BaseException:
+            for directory in staging:
+                if tf.io.gfile.exists(directory):
+                    tf.io.gfile.rmtree(directory)
+            raise
+    for directory, path in zip(staging, paths):
+        _publish(directory, path)
+    return tuple(paths) if hub_format else paths[0]
