@@ -14,6 +14,7 @@ the machine's speed falls on both; the median is reported. keras-hub is an optio
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,8 @@ flags.DEFINE_integer("rounds", 3, "Rounds over all models; each round times ever
 flags.DEFINE_integer("calls", 3, "Timed calls per function and round, after one untimed call.")
 flags.DEFINE_integer("steps", 5, "train: optimizer steps per timed call.")
 flags.DEFINE_integer("curve_steps", 0, "train: also compare float32 and mixed_bfloat16 loss over this many steps.")
+flags.DEFINE_bool("profile", False, "model, train: also profile each model's training step (without XLA, whose "
+                  "fused clusters hide the ops) and print where its op time goes, by op type and by layer.")
 flags.DEFINE_string("corpus", "tfrecords/sample/botchan_corpus.txt", "data: text to turn into records.")
 flags.DEFINE_string("spm_model", "tfrecords/sample/botchan.model", "data: SentencePiece model.")
 flags.DEFINE_integer("data_seq", 512, "data: max_seq_length of the records and of the pipeline's batches.")
@@ -135,6 +138,66 @@ def seconds_per_call(function, inputs):
     return time.perf_counter() - start
 
 
+CONTROL_FLOW_OPS = {"StatefulPartitionedCall", "PartitionedCall", "While", "StatelessWhile", "If", "StatelessIf"}
+
+
+def op_times(function, argument, calls=3):
+    """Runs `function(argument)` `calls` times under the TensorFlow profiler; returns the kernel time
+    of its ops in seconds, summed over threads, by op type and by the name scope that ran them
+    (gradients fall under "gradient_tape")."""
+    import glob
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    function(argument).numpy()
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for _ in range(calls):
+            function(argument).numpy()
+        tf.profiler.experimental.stop()
+        (path,) = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        with open(path, "rb") as f:
+            space = xplane_pb2.XSpace.FromString(f.read())
+    by_type, by_scope = {}, {}
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if ":" not in name or "::" in name:  # executor bookkeeping, not an op
+                    continue
+                scope, op_type = name.rsplit(":", 1)
+                if op_type in CONTROL_FLOW_OPS:  # their time is their ops' time, counted already
+                    continue
+                seconds = event.duration_ps * 1e-12 / calls
+                by_type[op_type] = by_type.get(op_type, 0.0) + seconds
+                by_scope[layer_of(scope)] = by_scope.get(layer_of(scope), 0.0) + seconds
+    return by_type, by_scope
+
+
+def layer_of(scope):
+    """The model part an op's name scope belongs to: the two scopes below the model's, or "backward"
+    (Keras numbers the scope of each call, "attention_3": the number is dropped)."""
+    parts = [re.sub(r"_\d+$", "", part) for part in scope.split("/")
+             if not part.startswith(("while", "body", "_", "StatefulPartitioned"))]
+    if any(part.startswith("gradient_tape") for part in parts):
+        return "backward"
+    for index, part in enumerate(parts):
+        if part.startswith(("albert_encoder", "albert_backbone")):
+            return "/".join(parts[index + 1:index + 3]) or part
+    return parts[0] if parts else scope
+
+
+def print_profile(title, function, argument, rows=10):
+    by_type, by_scope = op_times(function, argument)
+    total = sum(by_type.values())
+    print(f"profile of {title}: {total * 1000:.1f} ms of op time per call (summed over threads)")
+    for label, table in (("op type", by_type), ("scope", by_scope)):
+        top = sorted(table.items(), key=lambda item: -item[1])[:rows]
+        print(f"  by {label}: " + ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in top))
+
+
 def benchmark_model():
     config = albert_tf.AlbertConfig.from_json_file(FLAGS.config)
     rng = np.random.default_rng(0)
@@ -166,6 +229,9 @@ def benchmark_model():
             if "keras_hub" in rates:
                 ratio = [a / b for a, b in zip(rates["albert_tf"], rates["keras_hub"])]
                 print(f"{dtype:<16}{'on' if jit else 'off':<6}{'ratio':<11}{ratio[0]:>14.2f}x{ratio[1]:>12.2f}x")
+            if FLAGS.profile and not jit:
+                for name, ((_, train_step), inputs, _) in timed.items():
+                    print_profile(f"{name} {dtype} training step", train_step, inputs)
             sys.stdout.flush()
 
 
@@ -212,6 +278,10 @@ def benchmark_train():
                       f"{pipeline_rate / rates[name]:>18.0f}x")
             if "keras_hub" in rates:
                 print(f"{dtype:<16}{'on' if jit else 'off':<6}{'ratio':<11}{rates['albert_tf'] / rates['keras_hub']:>11.2f}x")
+            if FLAGS.profile and not jit:
+                for name, pretraining in jobs.items():
+                    print_profile(f"{name} {dtype} pretraining loop ({FLAGS.steps} steps, input pipeline included)",
+                                  pretraining.train_loop, steps)
             sys.stdout.flush()
 
     if FLAGS.curve_steps:

@@ -1,5 +1,7 @@
 """The entry points in run/ work as the README shows them."""
 
+import pytest
+
 from tests.conftest import run_script, write_pretraining_records
 
 
@@ -10,6 +12,7 @@ def test_forward_prints_every_output_of_the_tiny_model():
     assert "mlm_logits       (2, 3, 4000)" in result.stdout and "encoder_outputs  4 x (2, 16, 64)" in result.stdout
 
 
+@pytest.mark.slow
 def test_model_benchmark_reports_every_dtype_and_xla_setting():
     result = run_script("benchmark.py", "model", "--config=run/configs/albert_tiny.json", "--batch=2", "--seq=16",
                         "--peer=none", "--rounds=1", "--calls=1")
@@ -18,6 +21,15 @@ def test_model_benchmark_reports_every_dtype_and_xla_setting():
     assert rows == [[d, x, "albert_tf"] for d in ("float32", "mixed_bfloat16") for x in ("off", "on")]
 
 
+def test_model_benchmark_profiles_where_the_training_step_spends_its_op_time():
+    result = run_script("benchmark.py", "model", "--config=run/configs/albert_tiny.json", "--batch=2", "--seq=16",
+                        "--peer=none", "--rounds=1", "--calls=1", "--dtypes=float32", "--xla=false", "--profile")
+
+    by_scope = next(line for line in result.stdout.splitlines() if line.strip().startswith("by scope:"))
+    assert "backward" in by_scope and "group_0_inner_group_0/attention" in by_scope
+
+
+@pytest.mark.slow
 def test_train_benchmark_times_the_pretraining_step_and_compares_loss_curves(tmp_path):
     shard = write_pretraining_records(tmp_path / "shard.tfrecord", 64, 16, 3, 4000)
     flagfile = tmp_path / "bench.flags"
@@ -39,6 +51,7 @@ def test_data_benchmark_reports_writer_and_pipeline_throughput():
     assert "create_pretraining_data, 1 worker(s):" in result.stdout and "input pipeline, batch 8 x seq 64" in result.stdout
 
 
+@pytest.mark.slow
 def test_data_benchmark_times_the_original_tool_as_a_command_next_to_its_tokenization_module(tmp_path):
     # A stand-in with the original's layout: a script beside a tokenization.py that imports
     # tensorflow_hub (not installed here); it writes three records per pass.
