@@ -141,6 +141,12 @@ def test_without_eval_files_the_last_training_file_is_held_out_for_evaluation(tm
     assert (pretraining.train_files, pretraining.eval_files) == (sorted(shards)[:-1], sorted(shards)[-1:])
 
 
+def test_a_single_training_file_is_also_the_evaluation_file_as_in_the_original(tmp_path, shards):
+    pretraining = Pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, shards[:1], do_eval=True))
+
+    assert (pretraining.train_files, pretraining.eval_files) == ([shards[0]], [shards[0]])
+
+
 def test_named_eval_files_leave_every_training_file_to_training(tmp_path, shards):
     config = job(tmp_path, shards[:2], do_eval=True, eval_input_files=(shards[2],))
 

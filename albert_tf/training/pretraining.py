@@ -36,7 +36,7 @@ class PretrainingConfig:
     `gradient_accumulation_steps` splits each global batch into that many micro-batches.
     `keep_checkpoint_max=0` keeps every checkpoint, as it did for the original's Saver.
     Without `eval_input_files`, evaluation holds out the last of the training files (see
-    `split_eval_files`).
+    `job_files`).
     """
 
     input_files: tuple
@@ -99,21 +99,27 @@ def expand_input_files(patterns, flag):
     return sorted(set(files))
 
 
-def split_eval_files(input_files, eval_input_files):
+def job_files(config):
     """(training files, evaluation files) of a job.
 
     The original evaluated on its training files. Here, when no evaluation files are named, the
     last training file is held out of training for evaluation, so the metrics are held-out by
     default; a job with a single file can only evaluate on it, and says so.
     """
-    if eval_input_files:
-        return input_files, eval_input_files
-    if len(input_files) < 2:
+    if config.do_eval and config.eval_input_files:
+        train_files = expand_input_files(config.input_files, "input_file") if config.do_train else []
+        return train_files, expand_input_files(config.eval_input_files, "eval_input_file")
+    files = expand_input_files(config.input_files, "input_file")
+    if not config.do_eval:
+        return files, []
+    if len(files) < 2:
         logging.warning("No --eval_input_file and only one --input_file: evaluating on the training file, as "
                         "the original did. These metrics are not held-out.")
-        return input_files, input_files
-    logging.info("No --eval_input_file: holding %s out of training to evaluate on.", input_files[-1])
-    return input_files[:-1], input_files[-1:]
+        train_files, eval_files = files, files
+    else:
+        logging.info("No --eval_input_file: holding %s out of training to evaluate on.", files[-1])
+        train_files, eval_files = files[:-1], files[-1:]
+    return (train_files if config.do_train else []), eval_files
 
 
 def is_chief(strategy):
@@ -149,14 +155,7 @@ class Pretraining:
         self.config = config
         self.num_replicas = strategy.num_replicas_in_sync
         validate(config, self.num_replicas)
-        input_files = expand_input_files(config.input_files, "input_file") if config.do_train or (
-            config.do_eval and not config.eval_input_files) else []
-        eval_files = expand_input_files(config.eval_input_files, "eval_input_file") if (
-            config.do_eval and config.eval_input_files) else []
-        if config.do_eval:
-            input_files, eval_files = split_eval_files(input_files, eval_files)
-        self.train_files = input_files if config.do_train else []
-        self.eval_files = eval_files
+        self.train_files, self.eval_files = job_files(config)
         tf.io.gfile.makedirs(config.output_dir)
 
         keras.utils.set_random_seed(config.seed)
