@@ -9,6 +9,7 @@ best_trial.txt and model.ckpt-best, predict_results.txt (accuracy on test, which
 and test_predictions.tsv (the chosen option per question), TensorBoard summaries.
 """
 
+import dataclasses
 import hashlib
 import os
 
@@ -36,7 +37,8 @@ flags.DEFINE_float("dropout_prob", 0.1, "Dropout on the pooled output before the
 flags.DEFINE_integer("max_qa_length", 128, "Question + option tokens kept (the last ones).")
 flags.DEFINE_bool("high_only", False, "Only the high-school questions.")
 flags.DEFINE_bool("middle_only", False, "Only the middle-school questions.")
-flags.DEFINE_integer("num_keep_checkpoint", None, "Original flag; use --keep_checkpoint_max.")
+flags.DEFINE_integer("num_keep_checkpoint", None, "The original's name for --keep_checkpoint_max (which it ignored); "
+                     "when given, it wins.")
 FLAGS = flags.FLAGS
 
 
@@ -88,6 +90,8 @@ def main(argv):
     finetuning_flags.record_flags()
     strategy = job_flags.create_strategy()
     config = finetuning_flags.finetuning_config()
+    if FLAGS.num_keep_checkpoint is not None:
+        config = dataclasses.replace(config, keep_checkpoint_max=FLAGS.num_keep_checkpoint)
     finetuner = Finetuner(
         strategy, lambda dtype: albert_tf.AlbertMultipleChoice(albert_config, race.NUM_CHOICES, FLAGS.dropout_prob,
                                                                dtype=dtype),

@@ -83,6 +83,7 @@ def race_run(tmp_path_factory):
                f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={output}", "--max_seq_length=64",
                "--max_qa_length=16", "--train_step=4", "--warmup_step=1", "--save_checkpoints_steps=2",
                "--train_batch_size=4", "--eval_batch_size=8", "--do_predict",
+               "--keep_checkpoint_max=1", "--num_keep_checkpoint=2",
                f"--train_file={output / 'race_train.tf_record'}")
     return output
 
@@ -92,6 +93,10 @@ def test_run_race_evaluates_every_checkpoint(race_run):
                        if line.startswith("global_step")]
 
     assert evaluated_steps == ["global_step = 2", "global_step = 4"]
+
+
+def test_the_original_num_keep_checkpoint_flag_sets_how_many_checkpoints_are_kept(race_run):
+    assert sorted(path.name for path in race_run.glob("ckpt-*.index")) == ["ckpt-2.index", "ckpt-4.index"]
 
 
 def test_run_race_scores_the_test_set_overall_and_per_level(race_run):
