@@ -377,6 +377,27 @@ def test_records_of_another_length_name_the_file(tmp_path):
         run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, [longer]))
 
 
+def test_every_files_first_record_is_checked_not_only_the_first_files(tmp_path, shards):
+    others = [write_pretraining_records(tmp_path / f"more-{i}.tfrecord", 2, SEQ, PREDICTIONS, VOCAB) for i in range(9)]
+    longer = write_pretraining_records(tmp_path / "seq32.tfrecord", 2, 32, PREDICTIONS, VOCAB)
+
+    with pytest.raises(ValueError, match=r"seq32\.tfrecord: feature 'input_ids' has length 32"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY,
+                        job(tmp_path, [*shards, *others, longer, shards[0]]))
+
+
+def test_a_file_that_mixes_record_lengths_stops_training_naming_the_flags(tmp_path):
+    fitting = Path(write_pretraining_records(tmp_path / "fitting", 1, SEQ, PREDICTIONS, VOCAB)).read_bytes()
+    longer = Path(write_pretraining_records(tmp_path / "longer", 64, 32, PREDICTIONS, VOCAB)).read_bytes()
+    mixed = tmp_path / "mixed.tfrecord"
+    mixed.write_bytes(fitting + longer)  # TFRecord files concatenate into one file of both files' records
+
+    with pytest.raises(ValueError, match=r"a record of --input_file does not fit --max_seq_length=16 and "
+                                         r"--max_predictions_per_seq=3"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY,
+                        job(tmp_path, [str(mixed)], do_eval=False))
+
+
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:

@@ -9,6 +9,7 @@ alternates `train_loop` calls (each `steps_per_loop` optimizer steps) with check
 evaluation.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -21,6 +22,7 @@ from absl import logging
 from albert_tf import losses
 from albert_tf.checkpoint import load_checkpoint, save_original_checkpoint
 from albert_tf.data import pretraining_dataset
+from albert_tf.data.pretraining_dataset import is_record_mismatch
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.optimization import create_optimizer
 
@@ -311,7 +313,8 @@ class Pretraining:
             to_checkpoint = config.save_checkpoints_steps - self.step % config.save_checkpoints_steps
             num_steps = min(config.steps_per_loop, config.num_train_steps - self.step, to_checkpoint)
             loop_start = time.time()
-            mlm, sop = (float(x) for x in self.train_loop(tf.constant(num_steps)))
+            with self._records_checked("--input_file"):
+                mlm, sop = (float(x) for x in self.train_loop(tf.constant(num_steps)))
             if not math.isfinite(mlm + sop):
                 raise FloatingPointError(
                     f"loss became {mlm + sop} before step {self.step}; stopped without saving. The last good "
@@ -325,6 +328,20 @@ class Pretraining:
         if config.do_eval and results is None:
             results = self.evaluate()  # resumed at the end: nothing was trained, evaluate anyway
         return results
+
+    @contextlib.contextmanager
+    def _records_checked(self, flag):
+        """Names the flags that a record failing to parse disagrees with, instead of tf.data's error."""
+        try:
+            yield
+        except tf.errors.InvalidArgumentError as error:
+            if not is_record_mismatch(error):
+                raise
+            raise ValueError(
+                f"a record of {flag} does not fit --max_seq_length={self.config.max_seq_length} and "
+                f"--max_predictions_per_seq={self.config.max_predictions_per_seq}. The first record of every file "
+                "does, so a file mixes records made with other settings; rebuild it with create_pretraining_data.py. "
+                f"tf.data said: {error.message.splitlines()[0][:500]}") from None
 
     def _log_progress(self, num_steps, mlm, sop, seconds, start_step, start_time):
         step = self.step
@@ -373,7 +390,8 @@ class Pretraining:
                 lambda context: self._dataset(self.eval_files, context.get_per_replica_batch_size(
                     config.eval_batch_size) * context.num_replicas_in_sync // context.num_input_pipelines,
                     False, context)))
-        sums = self.eval_loop(iterator, tf.constant(config.max_eval_steps))
+        with self._records_checked("--eval_input_file" if config.eval_input_files else "--input_file"):
+            sums = self.eval_loop(iterator, tf.constant(config.max_eval_steps))
         results = {key: float(value) for key, value in losses.metric_results(sums).items()}
         # The original's "loss" averaged per-batch losses; the sum of the two loss metrics over
         # all evaluated examples is the same quantity without the dependence on batch splits.
