@@ -5,6 +5,10 @@
         --export_dir=exports/sst2 --version=1 --max_seq_length=128
 
 writes exports/sst2/1/ (TF Serving's versioned layout). See README "Serving" for the signatures.
+--init_checkpoint may be any checkpoint albert_tf reads; a Hugging Face folder, a keras-hub preset or a
+TF1 Hub module brings its config, SentencePiece model, lowercasing and (HF classifiers) label names:
+
+    python run/export_saved_model.py --init_checkpoint=hf_sst2_model --task=classifier --export_dir=exports/sst2
 """
 
 import math
@@ -15,13 +19,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging
 
 import albert_tf
+import checkpoint_flags
 from albert_tf.export import ExportConfig, export_saved_model
 from albert_tf.export.serving import TASKS, ExportConfigError
 from albert_tf.finetuning import glue
 
-flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint to export (original TF1 or native; with the task's head).")
-flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the model.")
+flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model (default: the checkpoint's).")
+flags.DEFINE_string("init_checkpoint", None, "Checkpoint to export, with the task's head: original TF1, native, a "
+                    "Hugging Face folder, a keras-hub preset or an untarred TF1 Hub module.")
+flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the model (default: the checkpoint's).")
 flags.DEFINE_enum("task", "encoder", list(TASKS), "Which model and outputs to export.")
 flags.DEFINE_string("export_dir", None, "The model's directory; the export goes to <export_dir>/<version>.")
 flags.DEFINE_integer("version", 1, "Version subdirectory (TF Serving serves the highest).")
@@ -30,10 +36,12 @@ flags.DEFINE_bool("hub_format", False, "Write a TF-Hub-style pair: <export_dir>/
                   "ids, as serving_default reads the text) and <export_dir>/encoder/<version> (serving_ids).")
 flags.DEFINE_integer("max_seq_length", 512, "Longest token sequence; longer text is truncated as in training. "
                      "At most the config's max_position_embeddings.")
-flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the model).")
+flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the model; default: what a Hugging Face "
+                  "checkpoint declares, else true).")
 flags.DEFINE_bool("pair_input", True, "Text tasks take text_b beside text_a (pass --nopair_input for one text).")
 flags.DEFINE_string("task_name", None, "classifier: a GLUE task whose label names to export.")
-flags.DEFINE_list("label_names", None, "classifier: label names, one per class (instead of --task_name).")
+flags.DEFINE_list("label_names", None, "classifier: label names, one per class (instead of --task_name; default: "
+                  "a Hugging Face checkpoint's id2label).")
 flags.DEFINE_float("classifier_dropout", 0.1, "classifier: as in training (inactive at serving).")
 flags.DEFINE_bool("version_2_with_negative", False, "squad: the model is a SQuAD 2.0 model.")
 flags.DEFINE_integer("start_n_top", 5, "squad v2.0: starts considered.")
@@ -47,13 +55,16 @@ flags.DEFINE_float("threshold_to_export", float("nan"), "classifier: also output
 FLAGS = flags.FLAGS
 
 
-def label_names():
+def label_names(checkpoint):
     if FLAGS.label_names:
         return tuple(FLAGS.label_names)
     if FLAGS.task_name:
         task = glue.get_task(FLAGS.task_name)
         return task.labels or ("score",)
-    raise app.UsageError("--task=classifier needs --task_name (a GLUE task) or --label_names")
+    if checkpoint.label_names:
+        return checkpoint.label_names
+    raise app.UsageError("--task=classifier needs --task_name (a GLUE task) or --label_names (--init_checkpoint "
+                         "names no labels)")
 
 
 def build_model(albert_config, labels):
@@ -69,18 +80,21 @@ def build_model(albert_config, labels):
 
 def main(argv):
     del argv
-    albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
-    labels = label_names() if FLAGS.task == "classifier" else ()
-    model = build_model(albert_config, labels)
-    albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
-    config = ExportConfig(task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
+    files = checkpoint_flags.resolve(FLAGS.init_checkpoint)
+    labels = label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
+    model = build_model(files.config, labels)
+    try:
+        albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
+    except albert_tf.CheckpointMismatchError as e:
+        raise app.UsageError(f"--init_checkpoint does not fit --task={FLAGS.task}: {e}") from None
+    config = ExportConfig(task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=files.do_lower_case,
                           pair_input=FLAGS.pair_input, label_names=labels, top_k=FLAGS.top_k,
                           max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
                           null_score_diff_threshold=FLAGS.null_score_diff_threshold,
                           threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
     try:
-        path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.albert_config_file, FLAGS.export_dir,
-                                  FLAGS.version, FLAGS.overwrite, FLAGS.hub_format)
+        path = export_saved_model(model, config, files.spm_model_file, FLAGS.export_dir, FLAGS.version,
+                                  FLAGS.overwrite, FLAGS.hub_format)
     except (FileExistsError, ExportConfigError) as e:
         raise app.UsageError(str(e)) from None
     logging.info("Exported to %s.", path)
@@ -88,5 +102,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["albert_config_file", "init_checkpoint", "spm_model_file", "export_dir"])
+    flags.mark_flags_as_required(["init_checkpoint", "export_dir"])
     app.run(main)

@@ -11,6 +11,7 @@ import tensorflow as tf
 from absl import app, flags
 
 import albert_tf
+import checkpoint_flags
 import job_flags
 from albert_tf.finetuning.trainer import FinetuningConfig
 
@@ -20,13 +21,18 @@ FLAGS = flags.FLAGS
 def define_common_flags(*, max_seq_length, learning_rate, save_checkpoints_steps, train_steps=None,
                         warmup_steps=None, do_train=False, do_eval=False):
     """`train_steps`/`warmup_steps` None: the script counts steps in epochs instead (SQuAD)."""
-    flags.DEFINE_string("albert_config_file", None, "albert_config.json of the pretrained model.")
-    flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the pretrained model.")
+    flags.DEFINE_string("albert_config_file", None, "albert_config.json of the pretrained model (default: the one "
+                        "--init_checkpoint carries, for a Hugging Face or keras-hub folder or a TF1 Hub module).")
+    flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the pretrained model (default: the one "
+                        "--init_checkpoint carries).")
     flags.DEFINE_string("vocab_file", None, "Accepted for old job files; the SentencePiece model carries the vocabulary.")
     flags.DEFINE_string("output_dir", None, "Checkpoints, eval results and predictions go here.")
-    flags.DEFINE_string("init_checkpoint", None, "Pretrained checkpoint (original TF1 or native) to start from.")
-    flags.DEFINE_string("albert_hub_module_handle", None, "Not supported (TF1 Hub modules); use --init_checkpoint.")
-    flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the pretrained model).")
+    flags.DEFINE_string("init_checkpoint", None, "Pretrained checkpoint to start from: original TF1, native, a Hugging "
+                        "Face folder, a keras-hub preset or an untarred TF1 Hub module.")
+    flags.DEFINE_string("albert_hub_module_handle", None, "A TF1 Hub module of the original release, downloaded and "
+                        "untarred (a folder; URLs are not fetched): the same as --init_checkpoint=<folder>.")
+    flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the pretrained model; default: what a "
+                      "Hugging Face --init_checkpoint declares, else true).")
     flags.DEFINE_integer("max_seq_length", max_seq_length, "Sequence length after tokenization.")
     flags.DEFINE_bool("do_train", do_train, "Fine-tune.")
     flags.DEFINE_bool("do_predict", False, "Predict on the test data with the best (else latest) checkpoint.")
@@ -43,24 +49,28 @@ def define_common_flags(*, max_seq_length, learning_rate, save_checkpoints_steps
     flags.DEFINE_integer("iterations_per_loop", 1000, "Steps run inside one compiled call.")
     flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
     job_flags.define_device_flags()
-    flags.mark_flags_as_required(["albert_config_file", "spm_model_file", "output_dir"])
+    flags.mark_flags_as_required(["output_dir"])
 
 
 def check_common_flags():
     if not (FLAGS.do_train or getattr(FLAGS, "do_eval", False) or FLAGS.do_predict):
         raise app.UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
-    if FLAGS.albert_hub_module_handle:
-        raise app.UsageError("--albert_hub_module_handle: TF1 Hub modules cannot be loaded in TF2; pass the "
-                                    "module's checkpoint as --init_checkpoint (run/convert_checkpoint.py reads it)")
 
 
 def albert_config_and_tokenizer():
-    """The pretrained model's config and tokenizer, checked to belong together."""
-    albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
+    """The pretrained model's config and tokenizer, from the flags or the checkpoint, checked to belong together.
+
+    --init_checkpoint, --spm_model_file and --do_lower_case are set to what was resolved, so the job's
+    flags.txt repeats it."""
+    FLAGS.init_checkpoint = checkpoint_flags.hub_module_or_checkpoint()
+    files = checkpoint_flags.resolve(
+        FLAGS.init_checkpoint, "albert_hub_module_handle" if FLAGS.albert_hub_module_handle else "init_checkpoint")
+    FLAGS.spm_model_file, FLAGS.do_lower_case = files.spm_model_file, files.do_lower_case
+    albert_config = files.config
     tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case)
     if tokenizer.vocab_size != albert_config.vocab_size:
         raise app.UsageError(
-            f"--spm_model_file has {tokenizer.vocab_size} pieces but --albert_config_file says "
+            f"the SentencePiece model {FLAGS.spm_model_file} has {tokenizer.vocab_size} pieces but the ALBERT config says "
             f"vocab_size={albert_config.vocab_size}: they are not the same model's")
     return albert_config, tokenizer
 

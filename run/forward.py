@@ -2,7 +2,8 @@
 
     python run/forward.py --albert_config_file=run/configs/albert_tiny.json
 
-With `--init_checkpoint` (original TF1 or native), the weights come from it; otherwise they
+With `--init_checkpoint` (any format albert_tf reads), the weights come from it, and with a folder
+that carries its config (Hugging Face, keras-hub, TF1 Hub module) the config too; otherwise they
 are freshly initialized. The inputs are random token ids with padding.
 """
 
@@ -16,9 +17,12 @@ import numpy as np
 from absl import app, flags
 
 import albert_tf
+import checkpoint_flags
 
-flags.DEFINE_string("albert_config_file", "run/configs/albert_tiny.json", "The model's albert_config.json.")
-flags.DEFINE_string("init_checkpoint", None, "Optional checkpoint (original or native) to load.")
+TINY_CONFIG = "run/configs/albert_tiny.json"
+flags.DEFINE_string("albert_config_file", None, "The model's albert_config.json (default: the checkpoint's, else "
+                    f"{TINY_CONFIG}).")
+flags.DEFINE_string("init_checkpoint", None, "Optional checkpoint to load (any format albert_tf reads).")
 flags.DEFINE_integer("batch_size", 8, "Sequences in the batch.")
 flags.DEFINE_integer("seq_length", 128, "Tokens per sequence.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per sequence for the MLM head.")
@@ -29,7 +33,7 @@ FLAGS = flags.FLAGS
 def random_batch(config, batch_size, seq_length, num_predictions, seed=0):
     if seq_length > config.max_position_embeddings:
         raise app.UsageError(f"--seq_length={seq_length} exceeds max_position_embeddings="
-                             f"{config.max_position_embeddings} of {FLAGS.albert_config_file}")
+                             f"{config.max_position_embeddings} of the model's config")
     rng = np.random.default_rng(seed)
     lengths = rng.integers(seq_length // 2, seq_length + 1, batch_size)
     mask = (np.arange(seq_length)[None] < lengths[:, None]).astype(np.int32)
@@ -43,7 +47,9 @@ def random_batch(config, batch_size, seq_length, num_predictions, seed=0):
 
 def main(argv):
     del argv
-    config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
+    if not FLAGS.init_checkpoint and not FLAGS.albert_config_file:
+        FLAGS.albert_config_file = TINY_CONFIG
+    config = checkpoint_flags.resolve(FLAGS.init_checkpoint, need_spm_model=False).config
     model = albert_tf.AlbertPretrainer(config, dtype=FLAGS.dtype)
     if FLAGS.init_checkpoint:
         albert_tf.load_checkpoint(model, FLAGS.init_checkpoint, allow_missing_heads=True)
@@ -54,7 +60,7 @@ def main(argv):
     heads = model(batch, training=False)
     seconds = time.perf_counter() - start
 
-    print(f"ALBERT {FLAGS.albert_config_file}: {model.encoder.count_params():,} encoder parameters, "
+    print(f"ALBERT {FLAGS.albert_config_file or FLAGS.init_checkpoint}: {model.encoder.count_params():,} encoder parameters, "
           f"{model.count_params():,} with pretraining heads; {config.num_hidden_layers} layers share "
           f"{len(config.used_groups) * config.inner_group_num} block(s)")
     for name, value in [*encoded.items(), *heads.items()]:

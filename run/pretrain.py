@@ -15,16 +15,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 from absl import app, flags
 
-import albert_tf
+import checkpoint_flags
 import job_flags
 from albert_tf.training import pretraining
 
 # The original run_pretraining.py flags, with its defaults.
-flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model to pretrain.")
+flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model to pretrain (default: the one "
+                    "--init_checkpoint carries, for a Hugging Face or keras-hub folder or a TF1 Hub module).")
 flags.DEFINE_string("input_file", None, "TFRecord shards: glob(s), comma-separated.")
 flags.DEFINE_string("output_dir", None, "Where checkpoints, summaries and eval results go.")
-flags.DEFINE_string("init_checkpoint", None, "Start from this checkpoint (original TF1 or native; "
-                    "encoder-only is fine). Ignored when --output_dir already has a checkpoint.")
+flags.DEFINE_string("init_checkpoint", None, "Start from this checkpoint (original TF1, native, a Hugging Face "
+                    "folder, a keras-hub preset or an untarred TF1 Hub module; encoder-only is fine). Ignored when "
+                    "--output_dir already has a checkpoint.")
 flags.DEFINE_integer("max_seq_length", 512, "Sequence length of the records.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per sequence in the records.")
 flags.DEFINE_bool("do_train", True, "Train.")
@@ -74,8 +76,8 @@ def main(argv):
     if FLAGS.masked_lm_budget:
         raise app.UsageError("--masked_lm_budget: online masking is not implemented (nor was it in the "
                              "original, where the flag had no effect); pass 0 and pre-masked records")
+    albert_config = checkpoint_flags.resolve(FLAGS.init_checkpoint, need_spm_model=False).config
     strategy = job_flags.create_strategy()
-    albert_config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
     config = pretraining_config()
     tf.io.gfile.makedirs(FLAGS.output_dir)
     # Through tf.io.gfile (absl's own writer opens local files only), and rewritten by a resumed job.
@@ -90,5 +92,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["albert_config_file", "input_file", "output_dir"])
+    flags.mark_flags_as_required(["input_file", "output_dir"])
     app.run(main)

@@ -135,8 +135,7 @@ def export(model, task):
     config = ExportConfig(task="classifier", max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
                           pair_input=task.train.text_b is not None, label_names=task.labels or ("score",),
                           threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
-    path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.albert_config_file, FLAGS.export_dir,
-                              version=int(time.time()))
+    path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.export_dir, version=int(time.time()))
     logging.info("Exported to %s.", path)
 
 

@@ -6,6 +6,8 @@ Every layer and model test goes through these instead of repeating the same step
 import keras
 import numpy as np
 
+import albert_tf
+
 
 def outputs_close(a, b, atol):
     flat_a, flat_b = keras.tree.flatten(a), keras.tree.flatten(b)
@@ -54,3 +56,21 @@ def weights_sharing_a_draw(model, prefix=8):
             repeats.append((seen[key], path))
         seen.setdefault(key, path)
     return repeats
+
+
+def randomized(model, seed=1):
+    """`model` with every weight drawn at random, LayerNorm gammas and biases too (so a swap shows)."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign((0.3 * rng.standard_normal(weight.shape)).astype(np.float32))
+    return model
+
+
+# Our model for each transformers class (a classifier of 3 classes).
+HUGGINGFACE_CLASSES = {
+    "AlbertModel": lambda config: albert_tf.AlbertEncoder(config),
+    "AlbertForPreTraining": lambda config: albert_tf.AlbertPretrainer(config),
+    "AlbertForSequenceClassification": lambda config: albert_tf.AlbertClassifier(config, 3),
+    "AlbertForQuestionAnswering": lambda config: albert_tf.AlbertQuestionAnswerer(config),
+    "AlbertForMultipleChoice": lambda config: albert_tf.AlbertMultipleChoice(config),
+}

@@ -383,21 +383,21 @@ def test_hub_format_preprocessor_gives_python_ids_and_the_encoder_the_keras_outp
 # --- checks against the config -----------------------------------------------------------------
 
 def test_max_seq_length_beyond_the_position_embeddings_is_refused(tiny, tmp_path):
-    config, config_file, _ = tiny
+    config, _, _ = tiny
 
     with pytest.raises(ValueError, match=r"max_seq_length \(--max_seq_length\) = 65 exceeds "
                                          r"max_position_embeddings = 64 of the model's config"):
         export_saved_model(albert_tf.AlbertEncoder(config), ExportConfig("encoder", max_seq_length=65),
-                           SAMPLE_MODEL, config_file, str(tmp_path))
+                           SAMPLE_MODEL, str(tmp_path))
 
 
 def test_a_sentencepiece_model_larger_than_vocab_size_is_refused(tiny, tmp_path):
-    config, config_file, _ = tiny
+    config, _, _ = tiny
     small = albert_tf.AlbertConfig.from_dict({**config.to_dict(), "vocab_size": 3000})
 
     with pytest.raises(ValueError, match=r"\(--spm_model_file\) has 4000 pieces, more than vocab_size = 3000"):
         export_saved_model(albert_tf.AlbertEncoder(small), ExportConfig("encoder", max_seq_length=MAX_SEQ_LENGTH),
-                           SAMPLE_MODEL, config_file, str(tmp_path))
+                           SAMPLE_MODEL, str(tmp_path))
 
 
 def test_the_script_reports_a_setting_the_model_cannot_run_as_a_usage_error(tiny, tmp_path):
@@ -445,7 +445,7 @@ def test_overwrite_replaces_an_existing_version(tiny, tmp_path):
 
 
 def test_a_failed_overwrite_leaves_the_old_version_and_nothing_else(tiny, tmp_path, monkeypatch):
-    config, config_file, _ = tiny
+    config, _, _ = tiny
     version_dir = old_version(tmp_path)
 
     def disk_full(*args):
@@ -453,7 +453,7 @@ def test_a_failed_overwrite_leaves_the_old_version_and_nothing_else(tiny, tmp_pa
     monkeypatch.setattr(serving_lib, "write_warmup_requests", disk_full)  # after the SavedModel is written
     with pytest.raises(OSError, match="disk full"):
         export_saved_model(albert_tf.AlbertEncoder(config), ExportConfig("encoder", max_seq_length=MAX_SEQ_LENGTH),
-                           SAMPLE_MODEL, config_file, str(tmp_path / "encoder"), overwrite=True)
+                           SAMPLE_MODEL, str(tmp_path / "encoder"), overwrite=True)
 
     assert (os.listdir(tmp_path / "encoder"), os.listdir(version_dir)) == (["1"], ["old"])
 

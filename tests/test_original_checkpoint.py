@@ -126,6 +126,19 @@ def test_init_from_group0_copies_group_0_into_every_group(grouped_config, tmp_pa
         weights["bert/encoder/transformer/group_0/inner_group_1/ffn_1/intermediate/dense/kernel"])
 
 
+def test_init_from_group0_reads_a_group_the_checkpoint_has_under_its_own_name(grouped_config, tmp_path):
+    # As the original's assignment map: only groups missing from the checkpoint come from group_0.
+    weights, prefix = checkpoint(grouped_config, tmp_path)  # groups 0 and 1
+    three_groups = AlbertPretrainer(dataclasses.replace(grouped_config, num_hidden_groups=3))
+    kernel = "bert/encoder/transformer/group_{}/inner_group_0/attention_1/self/query/kernel"
+
+    load_original_checkpoint(three_groups, prefix, init_from_group0=True)
+
+    encoder = three_groups.encoder
+    assert [np.array_equal(encoder.shared_block(g, 0).attention.query.kernel.numpy(), weights[kernel.format(source)])
+            for g, source in ((0, 0), (1, 1), (2, 0))] == [True, True, True]
+
+
 def test_native_checkpoint_is_refused_with_a_pointer(grouped_config, tmp_path):
     encoder = AlbertEncoder(grouped_config)
     prefix = tf.train.Checkpoint(model=encoder).write(str(tmp_path / "native" / "ckpt"))

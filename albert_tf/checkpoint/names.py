@@ -2,13 +2,13 @@
 
 Each row pairs an original name with an attribute path on our model. Read top to bottom it
 is the architecture: embeddings, projection, one shared block per (group, inner group),
-pooler, then the pretraining heads. Every kernel has the original's shape, so loading is a
-rename and nothing else.
+pooler, then the pretraining heads and the fine-tuning scripts' heads. Every encoder kernel
+has the original's shape, so loading the encoder is a rename and nothing else.
 """
 
 import operator
 
-from albert_tf.models.encoder import shared_block_name
+from albert_tf.checkpoint.assign import AS_IS, TRANSPOSED, Row
 
 ENCODER = (
     ("bert/embeddings/word_embeddings", "embeddings.word_embeddings"),
@@ -53,29 +53,76 @@ PRETRAINING_HEADS = (
     ("cls/seq_relationship/output_bias", "sentence_order_head.output_bias"),
 )
 
+# The fine-tuning scripts' heads. GLUE and RACE put theirs at the root scope, and keep
+# `output_weights` as [classes, H], the transpose of our Dense kernel.
+FINETUNING_HEADS = {
+    "classifier": (
+        ("output_weights", "classifier.kernel", TRANSPOSED),
+        ("output_bias", "classifier.bias", AS_IS),
+    ),
+    "scorer": (
+        ("output_weights", "scorer.kernel", TRANSPOSED),
+        ("output_bias", "scorer.bias", AS_IS),
+    ),
+    "span_head": (
+        ("cls/squad/output_weights", "span_head.dense.kernel", TRANSPOSED),
+        ("cls/squad/output_bias", "span_head.dense.bias", AS_IS),
+    ),
+    "start_head": (
+        ("start_logits/dense/kernel", "start_head.kernel", AS_IS),
+        ("start_logits/dense/bias", "start_head.bias", AS_IS),
+    ),
+    "end_head": (
+        ("end_logits/dense_0/kernel", "end_head.dense_0.kernel", AS_IS),
+        ("end_logits/dense_0/bias", "end_head.dense_0.bias", AS_IS),
+        ("end_logits/LayerNorm/gamma", "end_head.layer_norm.gamma", AS_IS),
+        ("end_logits/LayerNorm/beta", "end_head.layer_norm.beta", AS_IS),
+        ("end_logits/dense_1/kernel", "end_head.dense_1.kernel", AS_IS),
+        ("end_logits/dense_1/bias", "end_head.dense_1.bias", AS_IS),
+    ),
+    "answerability_head": (
+        ("answer_class/dense_0/kernel", "answerability_head.dense_0.kernel", AS_IS),
+        ("answer_class/dense_0/bias", "answerability_head.dense_0.bias", AS_IS),
+        ("answer_class/dense_1/kernel", "answerability_head.dense_1.kernel", AS_IS),
+    ),
+}
+
 # Checkpoint entries that are training state, not model weights.
 TRAINING_STATE_SUFFIXES = ("/adam_m", "/adam_v", "/lamb_m", "/lamb_v")
 TRAINING_STATE_NAMES = ("global_step",)
 
 
-def original_variable_map(model):
-    """{original TF1 name: our variable} for an `AlbertEncoder` or a model with `.encoder`.
+def original_rows(model):
+    """The `Row`s of an `AlbertEncoder`, or of a model with `.encoder` and heads, in original names.
 
-    Heads are included when the model has them (an `AlbertPretrainer` has MLM and SOP).
+    Heads are included for the heads the model has: MLM and SOP for an `AlbertPretrainer`, the
+    fine-tuning scripts' heads for the task models.
     """
     encoder = getattr(model, "encoder", model)
     config = encoder.config
-    rows = [(name, encoder, path) for name, path in ENCODER
+    rows = [Row(name, _attribute(encoder, path)) for name, path in ENCODER
             if encoder.embedding_projection is not None or "embedding_projection" not in path]
     for group in config.used_groups:
         for inner_group in range(config.inner_group_num):
             prefix = f"bert/encoder/transformer/group_{group}/inner_group_{inner_group}/"
-            block = getattr(encoder, shared_block_name(group, inner_group))
-            rows += [(prefix + name, block, path) for name, path in SHARED_BLOCK]
+            block = encoder.shared_block(group, inner_group)
+            rows += [Row(prefix + name, _attribute(block, path)) for name, path in SHARED_BLOCK]
     if model is not encoder:
-        rows += [(name, model, path) for name, path in PRETRAINING_HEADS
+        rows += [Row(name, _attribute(model, path), head=True) for name, path in PRETRAINING_HEADS
                  if hasattr(model, path.split(".")[0])]
-    return {name: operator.attrgetter(path)(owner) for name, owner, path in rows}
+        for head in getattr(model, "HEADS", ()):
+            rows += [Row(name, _attribute(model, path), layout, head=True)
+                     for name, path, layout in FINETUNING_HEADS.get(head, ())]
+    return rows
+
+
+def original_variable_map(model):
+    """{original TF1 name: our variable} for the model (see `original_rows`)."""
+    return {row.name: row.variable for row in original_rows(model)}
+
+
+def _attribute(owner, path):
+    return operator.attrgetter(path)(owner)
 
 
 def is_encoder_name(name):

@@ -1,15 +1,11 @@
-"""Native TF2 checkpoints (`tf.train.Checkpoint(model=...)`), and loading either format."""
+"""Native TF2 checkpoints: `tf.train.Checkpoint(model=...)`, as training writes them."""
 
 import tensorflow as tf
 from absl import logging
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from albert_tf.checkpoint.original import (NATIVE_CHECKPOINT_KEY, CheckpointMismatchError, load_original_checkpoint,
-                                           resolve_checkpoint_path)
-from albert_tf.models.encoder import AlbertEncoder
-
-def is_native_checkpoint(path):
-    return NATIVE_CHECKPOINT_KEY in tf.train.load_checkpoint(resolve_checkpoint_path(path)).get_variable_to_shape_map()
+from albert_tf.checkpoint.assign import CheckpointMismatchError
+from albert_tf.checkpoint.original import NATIVE_CHECKPOINT_KEY, resolve_checkpoint_path
 
 
 def saved_model_children(path):
@@ -24,14 +20,6 @@ def saved_model_children(path):
     if not model:
         raise CheckpointMismatchError(f"checkpoint {path} has no 'model' (was it written by this library?)")
     return {child.local_name for child in graph.nodes[model[0]].children}
-
-
-def checkpoint_has_heads(path):
-    """Whether a checkpoint of either format holds pretraining heads."""
-    path = resolve_checkpoint_path(path)
-    if is_native_checkpoint(path):
-        return "masked_lm_head" in saved_model_children(path)
-    return any(name.startswith("cls/predictions/") for name in tf.train.load_checkpoint(path).get_variable_to_shape_map())
 
 
 def save_native_checkpoint(model, checkpoint_prefix):
@@ -77,17 +65,3 @@ def load_native_checkpoint(model, checkpoint_path, *, allow_missing_heads=False)
     if missing_heads:
         logging.warning("Checkpoint %s has no %s; they keep their random initialization.", path, missing_heads)
 
-
-def load_checkpoint(model, checkpoint_path, *, allow_missing_heads=False, init_from_group0=False):
-    """Loads an original (TF1 names) or a native checkpoint, whichever `checkpoint_path` is.
-
-    `init_from_group0` (see `load_original_checkpoint`) needs an original checkpoint.
-    """
-    if is_native_checkpoint(checkpoint_path):
-        if init_from_group0:
-            raise ValueError(f"init_from_group0 needs an original (TF1-name) checkpoint; {checkpoint_path} is "
-                             "native: convert it with run/convert_checkpoint.py first")
-        load_native_checkpoint(model, checkpoint_path, allow_missing_heads=allow_missing_heads)
-    else:
-        load_original_checkpoint(model, checkpoint_path, allow_missing_heads=allow_missing_heads,
-                                 init_from_group0=init_from_group0)

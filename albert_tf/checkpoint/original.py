@@ -1,34 +1,14 @@
 """Reading and writing checkpoints with the original release's TF1 variable names."""
 
-import dataclasses
 import re
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
-from albert_tf.checkpoint.names import is_encoder_name, is_training_state, original_variable_map
+from albert_tf.checkpoint.assign import CheckpointMismatchError, assign_rows
+from albert_tf.checkpoint.names import is_encoder_name, is_training_state, original_rows
 
 NATIVE_CHECKPOINT_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint's variables do not fit the model built from the config."""
-
-
-@dataclasses.dataclass
-class LoadReport:
-    """What `load_original_checkpoint` did.
-
-    loaded: original names read into the model.
-    missing_heads: head variables the checkpoint lacks; they keep their initial values.
-    unused: checkpoint variables outside `bert/` the model has no place for (e.g. the
-        pretraining heads when loading into a bare encoder).
-    """
-
-    loaded: list
-    missing_heads: list
-    unused: list
 
 
 def resolve_checkpoint_path(path):
@@ -49,16 +29,18 @@ def load_original_checkpoint(model, checkpoint_path, *, allow_missing_heads=Fals
     """Loads an original (TF1, `bert/...` + `cls/...` names) checkpoint into our model.
 
     Args:
-        model: an `AlbertEncoder`, or a model with `.encoder` and heads (`AlbertPretrainer`).
+        model: an `AlbertEncoder`, or a model with `.encoder` and heads.
         checkpoint_path: a checkpoint prefix (".../model.ckpt-best") or a directory.
         allow_missing_heads: start head variables absent from the checkpoint from their random
             initialization (fine-tuning from an encoder-only checkpoint) instead of failing.
-        init_from_group0: initialize every group from the checkpoint's group_0, as the
-            original `--init_from_group0` does to grow a one-group model into several.
+        init_from_group0: as the original `--init_from_group0` (to grow a one-group model into
+            several): a group the checkpoint lacks starts from the checkpoint's group_0; a group
+            it has is read under its own name.
 
-    Optimizer slots (`*/adam_m`, `*/adam_v`) and `global_step` are ignored. Any missing or
-    unexpected encoder variable or shape mismatch raises `CheckpointMismatchError` listing
-    names and shapes; nothing is assigned unless everything fits.
+    Optimizer slots (`*/adam_m`, `*/adam_v`) and `global_step` are ignored, and so is a leading
+    `module/` (names as a TF1 Hub module's graph held them). Any missing or unexpected encoder
+    variable or shape mismatch raises `CheckpointMismatchError` listing names and shapes;
+    nothing is assigned unless everything fits.
     Returns: a `LoadReport`.
     """
     path = resolve_checkpoint_path(checkpoint_path)
@@ -68,47 +50,17 @@ def load_original_checkpoint(model, checkpoint_path, *, allow_missing_heads=Fals
         raise CheckpointMismatchError(
             f"{path} is a native TF2 checkpoint (object-based), not an original TF1 one: restore it with "
             "tf.train.Checkpoint(model=...) or convert it with run/convert_checkpoint.py")
-    stored = {name: tuple(shape) for name, shape in stored.items() if not is_training_state(name)}
-    targets = original_variable_map(model)
-
+    stored_names = {_without_module_scope(name): name for name in stored if not is_training_state(name)}
+    shapes = {name: tuple(stored[original]) for name, original in stored_names.items()}
+    rows = original_rows(model)
     sources = {}
-    for name in targets:
-        source = re.sub(r"/group_\d+/", "/group_0/", name) if init_from_group0 else name
-        if source in stored:
-            sources[name] = source
-    used = set(sources.values())
-    missing = [name for name in targets if name not in sources]
-    missing_encoder = [name for name in missing if is_encoder_name(name)]
-    missing_heads = [name for name in missing if not is_encoder_name(name)]
-    unexpected = [name for name in stored if name not in used and is_encoder_name(name)
-                  and not (init_from_group0 and "/transformer/group_" in name)]
-    unused = sorted(name for name in stored if name not in used and not is_encoder_name(name))
-    mismatched = [name for name, source in sources.items() if stored[source] != tuple(targets[name].shape)]
-
-    problems = []
-    if missing_encoder:
-        problems.append(_listing("in the model but missing from the checkpoint",
-                                 {n: tuple(targets[n].shape) for n in missing_encoder}))
-    if unexpected:
-        problems.append(_listing("in the checkpoint but not in the model", {n: stored[n] for n in unexpected}))
-    if mismatched:
-        problems.append("shape mismatch (checkpoint vs model):\n" + "\n".join(
-            f"  {n}: {list(stored[sources[n]])} vs {list(targets[n].shape)}" for n in sorted(mismatched)))
-    if missing_heads and not allow_missing_heads:
-        problems.append(_listing(
-            "head variables missing from the checkpoint (pass allow_missing_heads=True to start them "
-            "from random initialization)", {n: tuple(targets[n].shape) for n in missing_heads}))
-    if problems:
-        raise CheckpointMismatchError(
-            f"checkpoint {path} does not fit the model built from the ALBERT config:\n" + "\n".join(problems))
-
-    for name, source in sources.items():
-        targets[name].assign(reader.get_tensor(source).astype(targets[name].dtype))
-    if missing_heads:
-        logging.warning("Checkpoint %s has no %s; they keep their random initialization.", path, missing_heads)
-    if unused:
-        logging.info("Checkpoint %s: not used by this model: %s", path, unused)
-    return LoadReport(loaded=sorted(sources), missing_heads=missing_heads, unused=unused)
+    if init_from_group0:
+        sources = {row.name: re.sub(r"/group_\d+/", "/group_0/", row.name) for row in rows
+                   if row.name not in shapes}
+    return assign_rows(
+        rows, shapes, lambda name: reader.get_tensor(stored_names[name]), source=path,
+        is_encoder_name=is_encoder_name, allow_missing_heads=allow_missing_heads, sources=sources,
+        ignore_unused=lambda name: init_from_group0 and "/transformer/group_" in name)
 
 
 def save_original_checkpoint(model, checkpoint_prefix, global_step=None):
@@ -118,7 +70,7 @@ def save_original_checkpoint(model, checkpoint_prefix, global_step=None):
     expect `bert/...` names) read the result. The directory's `checkpoint` state file is left
     alone: it belongs to whatever manages the training checkpoints there.
     """
-    values = {name: variable.numpy() for name, variable in original_variable_map(model).items()}
+    values = {row.name: row.to_stored() for row in original_rows(model)}
     if global_step is not None:
         values["global_step"] = np.asarray(global_step, np.int64)
     names = sorted(values)
@@ -132,5 +84,5 @@ def _dirname(path):
     return path.rsplit("/", 1)[0] if "/" in path else "."
 
 
-def _listing(title, shapes):
-    return f"{title}:\n" + "\n".join(f"  {name} {list(shape)}" for name, shape in sorted(shapes.items()))
+def _without_module_scope(name):
+    return name[len("module/"):] if name.startswith("module/") else name

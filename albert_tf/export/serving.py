@@ -27,12 +27,12 @@ import importlib.metadata
 import json
 import os
 import tempfile
-import uuid
 
 import tensorflow as tf
 
 from albert_tf.export import packing
 from albert_tf.export.warmup import write_warmup_requests
+from albert_tf.staging import discard, publish, staging_path
 from albert_tf.text import FullTokenizer, InGraphTokenizer
 
 TASKS = ("encoder", "pretraining", "classifier", "squad")
@@ -264,23 +264,6 @@ def _version_dir(export_dir, version, overwrite):
     return path
 
 
-def _staging_dir(path):
-    """A sibling of the version directory to write into; TF Serving ignores its non-numeric name."""
-    parent, version = os.path.split(path)
-    return os.path.join(parent, f".{version}.incomplete-{uuid.uuid4().hex}")
-
-
-def _publish(staging, path):
-    """Moves a complete export into place; an old version is given up only now."""
-    if tf.io.gfile.exists(path):
-        retired = staging + ".replaced"
-        tf.io.gfile.rename(path, retired)
-        tf.io.gfile.rename(staging, path)
-        tf.io.gfile.rmtree(retired)
-    else:
-        tf.io.gfile.rename(staging, path)
-
-
 def _warmup_requests(serving, texts, as_ids):
     """`serving_default`'s inputs for one request per warmup batch size: the texts, repeated to fill
     the batch, in every text input; or (the hub-format encoder, which takes ids) their ids from the
@@ -305,8 +288,8 @@ def _save(module, signatures, path, config, warmup_requests):
         json.dump(dataclasses.asdict(config), f, indent=1, sort_keys=True)
 
 
-def export_saved_model(model, config, spm_model_file, albert_config_file, export_dir, version=1, overwrite=False,
-                       hub_format=False, warmup_texts=("a short example.",)):
+def export_saved_model(model, config, spm_model_file, export_dir, version=1, overwrite=False, hub_format=False,
+                       warmup_texts=("a short example.",)):
     """Writes `<export_dir>/<version>/` and returns it; refuses an existing version unless `overwrite`.
 
     With `hub_format`, writes instead a TF-Hub-style pair, each servable on its own:
@@ -322,12 +305,12 @@ def export_saved_model(model, config, spm_model_file, albert_config_file, export
                  for part in ("preprocessor", "encoder")]
     else:
         paths = [_version_dir(export_dir, version, overwrite)]
-    staging = [_staging_dir(path) for path in paths]
-    # The config is an asset under the name the original release used, whatever the file is called.
+    staging = [staging_path(path) for path in paths]
+    # The model's config is an asset under the name the original release used.
     with tempfile.TemporaryDirectory(prefix="albert_export_") as asset_dir:
-        config_copy = os.path.join(asset_dir, "albert_config.json")
-        tf.io.gfile.copy(albert_config_file, config_copy, overwrite=True)
-        serving = ServingModule(model, config, spm_model_file, config_copy)
+        config_file = os.path.join(asset_dir, "albert_config.json")
+        model.config.to_json_file(config_file)
+        serving = ServingModule(model, config, spm_model_file, config_file)
         if hub_format:  # (module, its signatures, whether serving_default takes ids) per path
             preprocessor = PreprocessorModule(serving)
             parts = [(preprocessor, preprocessor.signatures(), False),
@@ -339,9 +322,8 @@ def export_saved_model(model, config, spm_model_file, albert_config_file, export
                 _save(module, signatures, directory, config, _warmup_requests(serving, warmup_texts, takes_ids))
         except BaseException:
             for directory in staging:
-                if tf.io.gfile.exists(directory):
-                    tf.io.gfile.rmtree(directory)
+                discard(directory)
             raise
     for directory, path in zip(staging, paths):
-        _publish(directory, path)
+        publish(directory, path)
     return tuple(paths) if hub_format else paths[0]

@@ -1,4 +1,5 @@
-"""The activations an original `albert_config.json` can name."""
+"""The activations an `albert_config.json` can name: the original's, and the exact GELU of
+Hugging Face folders."""
 
 import math
 
@@ -26,9 +27,17 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + t), gradient
 
 
+@keras.saving.register_keras_serializable(package="albert_tf")
+def gelu_exact(x):
+    """GELU with the exact erf: what transformers' "gelu" computes (its ALBERT v1 configs name it),
+    not the original's; Hugging Face folders that ask for it get it."""
+    return keras.activations.gelu(x, approximate=False)
+
+
 _ACTIVATIONS = {
     "gelu": gelu_tanh,
     "gelu_new": gelu_tanh,
+    "gelu_exact": gelu_exact,
     "relu": keras.activations.relu,
     "tanh": keras.activations.tanh,
     "linear": None,

@@ -1,0 +1,98 @@
+"""The model's config, SentencePiece model and lowercasing: from the flags, or from the checkpoint.
+
+A Hugging Face folder, a keras-hub preset and a TF1 Hub module carry their config and usually
+their SentencePiece model (and HF folders their lowercasing), so scripts given such a
+checkpoint need neither `--albert_config_file` nor `--spm_model_file`. A flag given beside
+a checkpoint that carries the same thing must agree with it.
+"""
+
+import dataclasses
+import filecmp
+
+from absl import app, flags
+
+from albert_tf.checkpoint import inspect_checkpoint
+from albert_tf.checkpoint.formats import COMPUTATION_FIELDS
+from albert_tf.config import AlbertConfig
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFiles:
+    """config: the `AlbertConfig`; spm_model_file and do_lower_case: the tokenizer's (None when
+    neither flag nor checkpoint gives an spm model); checkpoint: the `CheckpointInfo`, or None."""
+
+    config: AlbertConfig
+    spm_model_file: str
+    do_lower_case: bool
+    checkpoint: object
+
+
+def resolve(checkpoint, checkpoint_flag="init_checkpoint", need_spm_model=True):
+    """The job's `ModelFiles` from `--albert_config_file`, `--spm_model_file`, `--do_lower_case` and
+    the checkpoint (named `--<checkpoint_flag>` in errors); usage errors before any heavy work."""
+    info = None
+    if checkpoint:
+        try:
+            info = inspect_checkpoint(checkpoint)
+        except (OSError, ValueError) as e:
+            raise app.UsageError(f"--{checkpoint_flag}: {e}") from None
+    return ModelFiles(_config(info, checkpoint_flag), _spm_model_file(info, checkpoint_flag, need_spm_model),
+                      _do_lower_case(info, checkpoint_flag), info)
+
+
+def hub_module_or_checkpoint():
+    """--init_checkpoint, or the fine-tuning scripts' original --albert_hub_module_handle (a module
+    folder, downloaded and untarred); one of them, or both naming the same place."""
+    handle, checkpoint = FLAGS.albert_hub_module_handle, FLAGS.init_checkpoint
+    if handle and checkpoint and handle != checkpoint:
+        raise app.UsageError("--albert_hub_module_handle and --init_checkpoint name different checkpoints; "
+                             "pass one of them")
+    return handle or checkpoint
+
+
+def _config(info, checkpoint_flag):
+    if FLAGS.albert_config_file:
+        try:
+            config = AlbertConfig.from_json_file(FLAGS.albert_config_file)
+        except (OSError, ValueError) as e:
+            raise app.UsageError(f"--albert_config_file: {e}") from None
+        if info is not None and info.config is not None:
+            differences = [f"{name}={getattr(config, name)!r} vs {getattr(info.config, name)!r}"
+                           for name in COMPUTATION_FIELDS if getattr(config, name) != getattr(info.config, name)]
+            if differences:
+                raise app.UsageError(
+                    f"--albert_config_file {FLAGS.albert_config_file} disagrees with the config that --{checkpoint_flag} "
+                    f"{info.path} carries ({', '.join(differences)}); leave the flag out to use the checkpoint's")
+        return config
+    if info is not None and info.config is not None:
+        return info.config
+    where = f" (--{checkpoint_flag} {info.path} is a {info.format} checkpoint, which carries none)" if info else ""
+    raise app.UsageError(f"--albert_config_file is required{where}")
+
+
+def _spm_model_file(info, checkpoint_flag, required):
+    carried = info.spm_model_file if info is not None else None
+    given = FLAGS.spm_model_file if "spm_model_file" in FLAGS else None
+    if given:
+        if carried and not filecmp.cmp(given, carried, shallow=False):
+            raise app.UsageError(f"--spm_model_file {given} is not the SentencePiece model that "
+                                 f"--{checkpoint_flag} carries ({carried}); leave the flag out to use the checkpoint's")
+        return given
+    if carried or not required:
+        return carried
+    where = f" (--{checkpoint_flag} {info.path} carries none)" if info else ""
+    raise app.UsageError(f"--spm_model_file is required{where}")
+
+
+def _do_lower_case(info, checkpoint_flag):
+    declared = info.do_lower_case if info is not None else None
+    if "do_lower_case" not in FLAGS:
+        return declared
+    if FLAGS["do_lower_case"].present:
+        if declared is not None and declared != FLAGS.do_lower_case:
+            raise app.UsageError(f"--do_lower_case={FLAGS.do_lower_case}, but --{checkpoint_flag} {info.path} declares "
+                                 f"do_lower_case={declared} (tokenizer_config.json); leave the flag out")
+        return FLAGS.do_lower_case
+    return FLAGS.do_lower_case if declared is None else declared
