@@ -26,17 +26,17 @@ setuptools.setup(
         "numpy>=1.26",
         # Hugging Face folders, read and written through its NumPy API (no PyTorch).
         "safetensors>=0.4.3,<1",
+        # Every export writes TF Serving's warmup requests (PredictionLog protos).
+        "tensorflow-serving-api==2.21.*",
     ],
     extras_require={
         # run_classifier.py --tfds_name; tensorflow-datasets 4.9 imports importlib_resources
         # without declaring it.
         "tfds": ["tensorflow-datasets==4.9.10", "importlib_resources>=6"],
-        # Writes TF Serving's warmup requests (assets.extra) when exporting.
-        "export": ["tensorflow-serving-api==2.21.*"],
         # Reads and writes keras-hub presets (keras-hub defines the format).
         "keras_hub": ["keras-hub==0.32.*"],
         "test": ["pytest>=8", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6",
-                 "tensorflow-serving-api==2.21.*", "keras-hub==0.32.*"],
+                 "keras-hub==0.32.*"],
         # Peers measured by run/benchmark.py; never needed at run time.
         "bench": ["keras-hub==0.32.*"],
     },

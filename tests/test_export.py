@@ -5,6 +5,7 @@ directory.
 Each kind of export is made once (`exports`) and shared; the parity checks of one task are served
 from one client process."""
 
+import importlib.metadata
 import json
 import os
 import random
@@ -320,6 +321,19 @@ def test_saved_model_cli_lists_the_documented_signatures(name, exports):
     assert shown == documented_signatures(name)
 
 
+def test_call_export_prints_what_the_signature_returns(exports, tmp_path):
+    _, export_dir = exports("classifier")
+    texts = {"text_a": [b"I did not go.", b"He went home."], "text_b": [b"", b"Why?"]}
+
+    printed = run_script("call_export.py", f"--export_dir={export_dir}",
+                         *(f"--{name}={text.decode()}" for name in texts for text in texts[name]))
+
+    served = serve([(export_dir, "serving_default", texts)], tmp_path)[0]
+    outputs = json.loads(printed.stdout)
+    assert outputs["predicted_labels"] == [label.decode() for label in served["predicted_labels"]]
+    np.testing.assert_allclose(outputs["probabilities"], served["probabilities"], atol=1e-6)
+
+
 # --- assets and warmup requests ----------------------------------------------------------------
 
 def test_assets_hold_the_tokenizer_config_and_versions(exports):
@@ -378,6 +392,14 @@ def test_hub_format_preprocessor_gives_python_ids_and_the_encoder_the_keras_outp
 
     expected_ids = trimmed(python_ids(name, tokenizer, texts))
     assert_outputs_match({**ids, **served}, {**expected_ids, **keras_outputs(name, model, tokenizer, expected_ids)})
+
+
+def test_the_plain_install_brings_what_an_export_imports():
+    """`pip install albert_tf`, no extras: the README's quickstart install must be enough to export."""
+    plain = {re.split(r"[=<>!~ ;\[]", requirement)[0].lower() for requirement in importlib.metadata.requires("albert_tf")
+             if "extra ==" not in requirement}
+
+    assert {"tensorflow", "tensorflow-text", "tensorflow-serving-api"} <= plain
 
 
 # --- checks against the config -----------------------------------------------------------------

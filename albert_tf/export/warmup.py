@@ -3,17 +3,12 @@ so the first real request does not pay for graph initialization."""
 
 import numpy as np
 import tensorflow as tf
+from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
 
 def write_warmup_requests(path, requests):
     """One Predict request on `serving_default` per dict {input name: batch} in `requests`:
     raw strings for a text signature, int32 ids for the hub-format encoder."""
-    try:
-        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-    except ImportError:
-        raise ImportError("writing TF Serving warmup requests needs tensorflow-serving-api: "
-                          "pip install 'albert_tf[export]'") from None
-
     with tf.io.TFRecordWriter(path) as writer:
         for inputs in requests:
             request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(signature_name="serving_default"))
