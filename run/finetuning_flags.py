@@ -45,7 +45,9 @@ def define_common_flags(*, max_seq_length, learning_rate, save_checkpoints_steps
         flags.DEFINE_integer("train_step", train_steps, "Optimizer steps.")
         flags.DEFINE_integer("warmup_step", warmup_steps, "Linear warmup steps.")
     flags.DEFINE_integer("save_checkpoints_steps", save_checkpoints_steps, "Checkpoint (and evaluate) every this many steps.")
-    flags.DEFINE_integer("keep_checkpoint_max", 5, "Training checkpoints to keep (the best is kept apart).")
+    flags.DEFINE_integer("keep_checkpoint_max", 5, "Training checkpoints to keep (0: all; the best is kept apart). "
+                         "A training run that does not evaluate keeps all unless this is given, so that a later "
+                         "evaluation run chooses among every checkpoint, as with the original.")
     flags.DEFINE_integer("iterations_per_loop", 1000, "Steps run inside one compiled call.")
     flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
     job_flags.define_device_flags()
@@ -76,14 +78,21 @@ def albert_config_and_tokenizer():
 
 
 def finetuning_config(num_train_steps=None, num_warmup_steps=None):
-    """The job's `FinetuningConfig`; steps from --train_step/--warmup_step unless given."""
+    """The job's `FinetuningConfig`; steps from --train_step/--warmup_step unless given.
+
+    A GLUE or RACE training run that does not evaluate keeps every checkpoint unless
+    --keep_checkpoint_max is given: the original kept all, and run_glue.sh's second run
+    (--nodo_train --do_eval) chose the best among them.
+    """
+    evaluated_later = "do_eval" in FLAGS and FLAGS.do_train and not FLAGS.do_eval
+    keep = 0 if evaluated_later and not FLAGS["keep_checkpoint_max"].present else FLAGS.keep_checkpoint_max
     return FinetuningConfig(
         output_dir=FLAGS.output_dir, train_batch_size=FLAGS.train_batch_size,
         eval_batch_size=getattr(FLAGS, "eval_batch_size", FLAGS.predict_batch_size),
         predict_batch_size=FLAGS.predict_batch_size, optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
         num_train_steps=num_train_steps if num_train_steps is not None else FLAGS.train_step,
         num_warmup_steps=num_warmup_steps if num_warmup_steps is not None else FLAGS.warmup_step,
-        save_checkpoints_steps=FLAGS.save_checkpoints_steps, keep_checkpoint_max=FLAGS.keep_checkpoint_max,
+        save_checkpoints_steps=FLAGS.save_checkpoints_steps, keep_checkpoint_max=keep,
         steps_per_loop=FLAGS.iterations_per_loop, init_checkpoint=FLAGS.init_checkpoint,
         mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile, seed=FLAGS.seed)
 

@@ -30,7 +30,8 @@ from albert_tf.finetuning.trainer import Finetuner
 
 finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=5e-5, save_checkpoints_steps=1000,
                                      train_steps=1000, warmup_steps=0)
-flags.DEFINE_string("data_dir", None, "Directory with the task's GLUE TSV files.")
+flags.DEFINE_string("data_dir", None, "The GLUE folder with the task's subfolder (<data_dir>/MNLI/train.tsv, as the "
+                    "original reads it), or the task's own folder of TSV files.")
 flags.DEFINE_string("task_name", None, f"One of {sorted(glue.GLUE_TASKS)} (case-insensitive).")
 flags.DEFINE_string("tfds_name", None, "Instead of --data_dir: a GLUE dataset prepared by TensorFlow Datasets, "
                     "e.g. glue/mrpc (read from --tfds_data_dir, never downloaded).")
@@ -45,6 +46,13 @@ flags.DEFINE_float("threshold_to_export", float("nan"), "With --export_dir: also
 FLAGS = flags.FLAGS
 
 
+def data_file(task, split):
+    try:
+        return glue.split_path(FLAGS.data_dir, task, split)
+    except FileNotFoundError as e:
+        raise app.UsageError(f"--data_dir: {e}") from None
+
+
 def cached_features(task, split, tokenizer):
     """The split's features, tokenized once and then read from --cached_dir."""
     cache_dir = FLAGS.cached_dir or FLAGS.output_dir
@@ -52,7 +60,7 @@ def cached_features(task, split, tokenizer):
     if FLAGS.tfds_name:
         source = {"data": f"tfds:{glue.tfds_dataset_dir(FLAGS.tfds_name, FLAGS.tfds_data_dir)}"}
     else:
-        path = os.path.join(FLAGS.data_dir, getattr(task, split).file)
+        path = data_file(task, split)
         source = {"data": os.path.abspath(path), "sha256": feature_cache.files_digest([path])}
     key = {**source, "spm_model_file": os.path.abspath(FLAGS.spm_model_file), "do_lower_case": FLAGS.do_lower_case,
            "max_seq_length": FLAGS.max_seq_length}
@@ -94,6 +102,10 @@ def main(argv):
     if bool(FLAGS.data_dir) == bool(FLAGS.tfds_name):
         raise app.UsageError("pass exactly one of --data_dir (GLUE TSV files) and --tfds_name")
     task = glue.get_task(FLAGS.task_name)
+    if FLAGS.data_dir:  # every file the job will read, found before any work
+        for split, wanted in (("train", FLAGS.do_train), ("dev", FLAGS.do_eval), ("test", FLAGS.do_predict)):
+            if wanted:
+                data_file(task, split)
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
     finetuning_flags.record_flags()
     strategy = job_flags.create_strategy()
@@ -113,7 +125,8 @@ def main(argv):
             logits = finetuner.predict(eval_features, config.eval_batch_size)["logits"]
             label_key = "label" if task.is_regression else "label_ids"
             loss = float(np.mean(loss_fn({"logits": tf.constant(logits)}, {label_key: tf.constant(eval_labels)})))
-            return {**glue.task_metrics(task, eval_labels, logits), "eval_loss": loss}
+            # "loss" as the original's Estimator wrote it beside eval_loss (there a mean over batches)
+            return {**glue.task_metrics(task, eval_labels, logits), "eval_loss": loss, "loss": loss}
 
     if FLAGS.do_train:
         train_features, _ = cached_features(task, "train", tokenizer)

@@ -76,7 +76,7 @@ def evaluator(finetuner, features, stats, batch_size):
     def evaluate():
         logits = finetuner.predict(features, batch_size)["logits"]
         loss = float(np.mean(race.per_example_loss({"logits": tf.constant(logits)}, {"label_ids": tf.constant(labels)})))
-        return {**race.race_metrics(labels, logits, stats["levels"]), "eval_loss": loss}
+        return {**race.race_metrics(labels, logits, stats["levels"]), "eval_loss": loss, "loss": loss}
 
     return evaluate
 

@@ -38,3 +38,17 @@ def test_packed_rows_equal_python_encoding_up_to_padding():
         width = packed["input_word_ids"].shape[1]
         for key in ("input_word_ids", "input_mask", "input_type_ids"):
             np.testing.assert_array_equal(packed[key][i], getattr(expected, key)[:width])
+
+
+def test_a_row_whose_second_segment_is_empty_packs_as_a_single_segment():
+    rows_a = [[10, 11, 12, 13, 14, 15, 16, 17, 18], [20]]
+    rows_b = [[], [40, 41]]
+
+    packed = pack(tf.ragged.constant(rows_a), tf.ragged.constant(rows_b, dtype=tf.int32), max_seq_length=9, cls_id=2,
+                  sep_id=3)
+
+    for i, (a, b) in enumerate(zip(rows_a, rows_b)):
+        expected = encode_tokens(IdTokenizer(), a, b or None, max_seq_length=9)
+        width = packed["input_word_ids"].shape[1]
+        for key in ("input_word_ids", "input_mask", "input_type_ids"):
+            np.testing.assert_array_equal(packed[key][i], getattr(expected, key)[:width])

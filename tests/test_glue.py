@@ -97,6 +97,43 @@ def test_each_task_reads_its_dev_file_in_the_train_files_layout(task_name, tmp_p
     assert (example.text_a, example.text_b, example.label) == expected
 
 
+def test_the_originals_layout_with_a_folder_per_task_is_read_first(tmp_path):
+    # run_glue.sh passes the GLUE root: <data_dir>/MNLI/dev_matched.tsv.
+    header, row, _ = LAYOUTS["mnli"]
+    (tmp_path / "MNLI").mkdir()
+    write_tsv(tmp_path / "MNLI" / "dev_matched.tsv", header, [row])
+    write_tsv(tmp_path / "dev_matched.tsv", header, [row, row])
+
+    examples = glue.read_examples(str(tmp_path), glue.get_task("mnli"), "dev")
+
+    assert [example.source for example in examples] == [f"{tmp_path}/MNLI/dev_matched.tsv:2"]
+
+
+def test_the_diagnostic_set_is_read_from_its_own_folder_in_the_originals_layout(tmp_path):
+    file, header, row, expected = TEST_LAYOUTS["ax"]
+    (tmp_path / "diagnostic").mkdir()
+    write_tsv(tmp_path / "diagnostic" / "diagnostic.tsv", header, [row])
+
+    (example,) = glue.read_examples(str(tmp_path), glue.get_task("ax"), "test")
+
+    assert (example.guid, example.text_a, example.text_b) == expected
+
+
+def test_a_missing_split_names_both_places_it_was_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"sst-2 dev file not found: tried {tmp_path}/SST-2/dev.tsv .* and "
+                                                rf"{tmp_path}/dev.tsv"):
+        glue.read_examples(str(tmp_path), glue.get_task("sst-2"), "dev")
+
+
+def test_run_classifier_reports_a_missing_file_before_any_work(tmp_path):
+    result = run_script("run_classifier.py", "--task_name=SST-2", f"--data_dir={tmp_path}",
+                        "--albert_config_file=run/configs/albert_tiny.json", f"--spm_model_file={SAMPLE_MODEL}",
+                        f"--output_dir={tmp_path / 'out'}", "--do_train", "--do_eval", expect_failure=True)
+
+    assert ("--data_dir: sst-2 train file not found: tried" in result.stderr, "Traceback" in result.stderr,
+            (tmp_path / "out").exists()) == (True, False, False)
+
+
 def test_a_header_without_a_needed_column_names_it(tmp_path):
     header, row, _ = LAYOUTS["rte"]
     write_tsv(tmp_path / "train.tsv", ["index", "sentence1", "sentence_2", "label"], [row])
@@ -171,6 +208,17 @@ def test_truncated_examples_are_counted_and_fit_the_sequence_length():
     assert stats["truncated"] == 1 and {len(f["input_word_ids"]) for f in features} == {8}
 
 
+@pytest.mark.parametrize("text_b", ["", "  \t "])
+def test_a_second_text_without_tokens_is_a_single_segment_as_in_the_original(text_b):
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    from albert_tf.finetuning.features import encode_text
+
+    encoded = encode_text(tokenizer, "one two three four five six seven", text_b, max_seq_length=8)
+
+    # [CLS] a [SEP], a cut to max_seq_length - 2 (a pair would keep one token fewer and end [SEP] [SEP])
+    assert encoded == encode_text(tokenizer, "one two three four five six seven", None, max_seq_length=8)
+
+
 def test_pair_truncation_shortens_the_longer_segment_first():
     tokenizer = FullTokenizer(SAMPLE_MODEL)
     from albert_tf.finetuning.features import encode_tokens
@@ -229,6 +277,14 @@ def predicted_after_training(tmp_path_factory):
     return output, result.stderr
 
 
+def test_eval_results_carry_the_keys_the_original_wrote_for_a_classification_task(predicted_after_training):
+    output, _ = predicted_after_training
+
+    keys = {line.split(" = ")[0] for line in (output / "eval_results.txt").read_text().splitlines()}
+
+    assert {"eval_accuracy", "eval_loss", "loss", "global_step"} <= keys
+
+
 def test_predict_only_uses_the_existing_checkpoint_and_reuses_the_feature_cache(predicted_after_training):
     output, log = predicted_after_training
 
@@ -247,6 +303,44 @@ def test_export_dir_writes_a_raw_text_saved_model_with_the_exported_threshold(pr
 
     assert version.name.isdigit() and outputs["threshold"].numpy().tolist() == pytest.approx([0.7, 0.7]) \
         and outputs["probabilities"].shape == (2, 2)
+
+
+@pytest.fixture(scope="module")
+def trained_then_evaluated(tmp_path_factory):
+    """run_glue.sh's two runs: training without evaluation (6 checkpoints, more than the default 5 to
+    keep), then --nodo_train --do_eval. Returns the output_dir and the checkpoints after the first run."""
+    output = tmp_path_factory.mktemp("two_runs")
+    run_script("run_classifier.py", *classifier_flags(output, "--do_train", "--train_step=6",
+                                                      "--save_checkpoints_steps=1", "--train_batch_size=4"))
+    saved = sorted(path.name for path in output.glob("ckpt-*.index"))
+    run_script("run_classifier.py", *classifier_flags(output, "--nodo_train", "--do_eval"))
+    return output, saved
+
+
+def test_a_training_run_that_does_not_evaluate_keeps_every_checkpoint(trained_then_evaluated):
+    _, saved = trained_then_evaluated
+
+    assert saved == [f"ckpt-{step}.index" for step in range(1, 7)]
+
+
+def test_the_evaluation_run_chooses_the_best_among_every_checkpoint_the_training_run_saved(trained_then_evaluated):
+    output, _ = trained_then_evaluated
+    lines = (output / "eval_results.txt").read_text().splitlines()
+    steps = [int(line.split(" = ")[1]) for line in lines if line.startswith("global_step")]
+    accuracies = [float(line.split(" = ")[1]) for line in lines if line.startswith("eval_accuracy")]
+
+    best_step, _, best = (output / "best_trial.txt").read_text().strip().split(":")
+
+    # the first checkpoint with the highest accuracy, among all six
+    assert (steps, int(best_step), float(best)) == (
+        list(range(1, 7)), steps[accuracies.index(max(accuracies))], max(accuracies))
+
+
+def test_keep_checkpoint_max_below_zero_is_refused(tmp_path):
+    result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train", "--keep_checkpoint_max=-1"),
+                        expect_failure=True)
+
+    assert "--keep_checkpoint_max must be >= 0 (0 keeps all), got -1" in result.stderr
 
 
 def test_predict_without_any_checkpoint_fails_at_once_with_advice(tmp_path):
@@ -268,9 +362,10 @@ def test_regression_task_writes_scores(tmp_path):
                f"--output_dir={tmp_path / 'out'}", "--max_seq_length=16", "--do_train", "--do_eval", "--do_predict",
                "--train_step=2", "--save_checkpoints_steps=2", "--train_batch_size=4", "--eval_batch_size=4")
 
-    results = (tmp_path / "out" / "eval_results.txt").read_text()
+    keys = {line.split(" = ")[0] for line in (tmp_path / "out" / "eval_results.txt").read_text().splitlines()}
     rows = [line.split("\t") for line in (tmp_path / "out" / "submit_results.tsv").read_text().splitlines()[1:]]
-    assert "pearson = " in results and "spearman = " in results
+    # Every key the original wrote for STS-B (its Estimator added loss and global_step), and Spearman.
+    assert {"pearson", "MSE", "eval_loss", "loss", "global_step", "spearman"} <= keys
     assert [index for index, _ in rows] == ["0", "1"] and all(np.isfinite(float(score)) for _, score in rows)
 
 

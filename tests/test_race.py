@@ -50,8 +50,45 @@ def test_malformed_passages_are_reported_with_the_file(tmp_path, overrides, mess
 def test_a_missing_level_directory_names_the_expected_layout(tmp_path):
     write_race(tmp_path, level="middle")
 
-    with pytest.raises(FileNotFoundError, match=r"train/high \(expected --data_dir/train/high/\*.txt\)"):
+    with pytest.raises(FileNotFoundError, match=rf"no RACE files for train/high: looked for \*.txt in "
+                                                rf"{tmp_path}/RACE/train/high \(the original's layout\) and "
+                                                rf"{tmp_path}/train/high"):
         race.read_examples(str(tmp_path), "train")
+
+
+def test_the_originals_all_txt_with_a_passage_per_line_is_read(tmp_path):
+    directory = tmp_path / "RACE" / "dev" / "high"
+    directory.mkdir(parents=True)
+    passages = [{"article": f"Passage {i}.", "questions": ["Which?"], "options": [["a", "b", "c", "d"]],
+                 "answers": ["ABCD"[i]]} for i in range(3)]
+    (directory / "all.txt").write_text("".join(json.dumps(p) + "\n" for p in passages))
+
+    examples = race.read_examples(str(tmp_path), "dev", levels=("high",))
+
+    assert [(e.guid, e.article, e.label) for e in examples] == [
+        (f"dev/high/all.txt:{i + 1}#0", f"Passage {i}.", i) for i in range(3)]
+
+
+def test_a_bad_line_of_all_txt_is_named(tmp_path):
+    directory = tmp_path / "RACE" / "dev" / "high"
+    directory.mkdir(parents=True)
+    (directory / "all.txt").write_text('{"article": "x"}\n{not json\n')
+
+    with pytest.raises(race.RaceFormatError, match=r"all.txt:2: not valid JSON"):
+        race.read_examples(str(tmp_path), "dev", levels=("high",))
+
+
+def test_truncation_keeps_the_question_and_option_whole_and_cuts_the_article():
+    # max_seq_length=256, max_qa_length=128, a 300-token article and a 130-token question+option: the
+    # original keeps the last 128 question+option tokens and 256 - 3 - 128 = 125 article tokens.
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    assert tokenizer.tokenize("the " * 3) == ["\u2581the"] * 3  # one token a word
+    example = race.RaceExample("x", "high", "the " * 300, "and " * 129, ("and",) * 4, 0)
+
+    features, stats = race.build_features([example], tokenizer, max_seq_length=256, max_qa_length=128)
+
+    tokens = tokenizer.convert_ids_to_tokens(features[0]["input_word_ids"][0])
+    assert (tokens.count("\u2581the"), tokens.count("\u2581and"), len(tokens), stats["truncated"]) == (125, 128, 256, 1)
 
 
 def test_each_option_is_its_own_sequence_with_the_question_last():

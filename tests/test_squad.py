@@ -42,13 +42,13 @@ def fitted(request, tmp_path_factory):
 
 @pytest.mark.slow
 def test_run_squad_learns_its_training_questions(fitted):
-    _, output_dir = fitted
+    version, output_dir = fitted
 
     results = json.loads((output_dir / "predict_results.json").read_text())
 
     # Fitting 12–18 questions it trained on shows windows, positions and decoding agree. Exact
     # match, since the sample's one-word answers include articles, which v1.1's F1 scores 0.
-    assert results["exact"] > 75
+    assert results["exact_match" if version == "1.1" else "exact"] > 75
 
 
 @pytest.mark.slow

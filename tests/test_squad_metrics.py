@@ -45,7 +45,7 @@ def test_v1_keeps_a_reference_that_normalizes_to_nothing_and_gives_it_no_f1():
     # common token.
     results = squad_metrics.evaluate([example("q", ["The"])], {"q": "an"}, version_2_with_negative=False)
 
-    assert (results["exact"], results["f1"]) == (100.0, 0.0)
+    assert (results["exact_match"], results["f1"]) == (100.0, 0.0)
 
 
 def test_v2_reads_a_reference_that_normalizes_to_nothing_as_no_answer():
@@ -77,10 +77,10 @@ def test_v2_reports_only_the_groups_that_have_questions():
     assert sorted(k for k in results if "_" in k) == ["HasAns_exact", "HasAns_f1", "HasAns_total"]
 
 
-def test_v1_reports_no_answerability_groups():
+def test_v1_reports_the_official_v1_keys_and_no_answerability_groups():
     results = squad_metrics.evaluate([example("a", ["x"])], {"a": "x"}, version_2_with_negative=False)
 
-    assert sorted(results) == ["exact", "f1", "total"]
+    assert sorted(results) == ["exact_match", "f1", "total"]
 
 
 def test_best_threshold_follows_the_official_search():

@@ -33,6 +33,15 @@ def test_v1_decoding_returns_the_original_text_of_the_best_valid_span():
     assert predictions["q"] == CONTEXT[CONTEXT.index("school"):-1]
 
 
+def test_a_v1_question_without_any_valid_span_is_answered_empty_as_the_original():
+    _, examples, [feature], _ = features_for(max_seq_length=64, is_training=False)
+    outputs = v1_outputs(64, {3: 9.0}, {2: 9.0})  # only question tokens can be chosen, so nothing valid
+
+    predictions, _, _ = squad_postprocess.decode(examples, [feature], outputs, n_best_size=1)
+
+    assert predictions["q"] == "empty"
+
+
 def test_spans_longer_than_max_answer_length_are_not_answers():
     _, examples, [feature], _ = features_for(max_seq_length=64, is_training=False)
     tom, bike, red = position_of(feature, "Tom"), position_of(feature, "bike"), position_of(feature, "red")

@@ -1,7 +1,7 @@
 """Token ids of one or two segments → the encoder's input dict, in the graph.
 
 The same layout and truncation as `albert_tf.finetuning.features.encode_tokens`: `[CLS] a [SEP]
-(b [SEP])`, a single segment cut to `max_seq_length - 2`, a pair cut one token at a time from the
+(b [SEP])`, a single segment (no b, or a b without tokens) cut to `max_seq_length - 2`, a pair cut one token at a time from the
 end of the longer segment (ties: from b) until it fits `max_seq_length - 3`. That loop has a closed
 form, used here: if the shorter segment fits in half the budget it stays whole and the longer one
 takes the rest; otherwise a gets ceil(budget / 2) and b floor(budget / 2).
@@ -37,10 +37,15 @@ def pack(ids_a, ids_b, max_seq_length, cls_id, sep_id):
         pieces, types = [cls, ids_a, sep], [0, 0, 0]
     else:
         ids_b = tf.cast(ids_b, tf.int32)
-        length_a, length_b = pair_lengths(ids_a.row_lengths(), ids_b.row_lengths(), max_seq_length - 3)
+        # A row whose b has no tokens is one segment, [CLS] a [SEP], as the original encodes it.
+        single = tf.equal(ids_b.row_lengths(), 0)
+        pair_a, pair_b = pair_lengths(ids_a.row_lengths(), ids_b.row_lengths(), max_seq_length - 3)
+        length_a = tf.where(single, tf.minimum(ids_a.row_lengths(), max_seq_length - 2), pair_a)
         ids_a = tf.ragged.boolean_mask(ids_a, tf.ragged.range(ids_a.row_lengths()) < length_a[:, None])
-        ids_b = tf.ragged.boolean_mask(ids_b, tf.ragged.range(ids_b.row_lengths()) < length_b[:, None])
-        pieces, types = [cls, ids_a, sep, ids_b, sep], [0, 0, 0, 1, 1]
+        ids_b = tf.ragged.boolean_mask(ids_b, tf.ragged.range(ids_b.row_lengths()) < pair_b[:, None])
+        closing = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(tf.cast(~single, tf.int32))], sep_id), tf.cast(~single, tf.int64))
+        pieces, types = [cls, ids_a, sep, ids_b, closing], [0, 0, 0, 1, 1]
     pieces = [tf.RaggedTensor.from_tensor(p) if isinstance(p, tf.Tensor) else p for p in pieces]
     word_ids = tf.concat(pieces, axis=1)
     type_ids = tf.concat([tf.ones_like(p) * t for p, t in zip(pieces, types)], axis=1)

@@ -1,7 +1,7 @@
 """Token ids for one or two segments, as the original fine-tuning scripts build them.
 
 [CLS] a [SEP] (b [SEP]) with type ids 0 for the first part and 1 for b and its [SEP], padded
-with 0 to `max_seq_length`. Too-long inputs are cut from the end of the longer segment, one
+with 0 to `max_seq_length`; a b without tokens makes a single segment, as in the original. Too-long inputs are cut from the end of the longer segment, one
 token at a time (the original `_truncate_seq_pair`); callers count how often that happens.
 """
 
@@ -27,9 +27,11 @@ def truncate_pair(tokens_a, tokens_b, max_length):
 
 
 def encode_tokens(tokenizer, tokens_a, tokens_b, max_seq_length):
-    """Ids, mask and type ids for tokenized segment(s); `tokens_b` may be None."""
+    """Ids, mask and type ids for tokenized segment(s); `tokens_b` may be None or empty."""
     tokens_a = list(tokens_a)
-    tokens_b = list(tokens_b) if tokens_b is not None else None
+    # A second text with no tokens (empty, or only whitespace) is no second segment: the original
+    # encodes it as [CLS] a [SEP], with a cut to max_seq_length - 2.
+    tokens_b = list(tokens_b) if tokens_b else None
     if tokens_b is None:
         truncated = len(tokens_a) > max_seq_length - 2
         tokens_a = tokens_a[:max_seq_length - 2]

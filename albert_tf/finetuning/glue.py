@@ -124,13 +124,31 @@ def get_task(task_name):
     return task
 
 
+# The original reads <data_dir>/<folder>/<file> (run_glue.sh passes the GLUE root as --data_dir).
+ORIGINAL_FOLDERS = {"cola": "CoLA", "mnli": "MNLI", "mismnli": "MNLI", "ax": "MNLI", "mrpc": "MRPC", "qnli": "QNLI",
+                    "qqp": "QQP", "rte": "RTE", "sst-2": "SST-2", "sts-b": "STS-B", "wnli": "WNLI"}
+# Files the original reads from elsewhere: the diagnostic set has a folder of its own.
+ORIGINAL_PATHS = {("ax", "test"): os.path.join("diagnostic", "diagnostic.tsv")}
+
+
+def split_path(data_dir, task, split_name):
+    """The file of `split_name`: in the original's layout, `<data_dir>/<TASK>/<file>`, else in
+    `<data_dir>` itself; an error listing both when neither exists."""
+    file = getattr(task, split_name).file
+    original = ORIGINAL_PATHS.get((task.name, split_name), os.path.join(ORIGINAL_FOLDERS[task.name], file))
+    candidates = [os.path.join(data_dir, original), os.path.join(data_dir, file)]
+    for path in candidates:
+        if tf.io.gfile.exists(path):
+            return path
+    raise FileNotFoundError(
+        f"{task.name} {split_name} file not found: tried {candidates[0]} (the original's layout, --data_dir the GLUE "
+        f"folder) and {candidates[1]} (--data_dir the task's folder)")
+
+
 def read_examples(data_dir, task, split_name):
-    """Examples of `split_name` ("train", "dev" or "test") from `data_dir`, in file order."""
+    """Examples of `split_name` ("train", "dev" or "test") from `data_dir` (see `split_path`), in file order."""
     split = getattr(task, split_name)
-    path = os.path.join(data_dir, split.file)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{task.name} {split_name} file not found: {path} (--data_dir should hold the "
-                                f"task's GLUE TSV files)")
+    path = split_path(data_dir, task, split_name)
     with tf.io.gfile.GFile(path) as f:
         # MRPC's files start with a byte-order mark, which would otherwise stick to the first column name.
         text = f.read().removeprefix("\ufeff")

@@ -66,6 +66,7 @@ def classification_metrics(labels, predictions):
 
 
 def regression_metrics(labels, predictions):
+    """Pearson and Spearman correlation, and the mean squared error under the original's key, `MSE`."""
     labels, predictions = np.asarray(labels, np.float64), np.asarray(predictions, np.float64)
     return {"pearson": pearson(labels, predictions), "spearman": spearman(labels, predictions),
-            "mse": float(np.mean((labels - predictions) ** 2))}
+            "MSE": float(np.mean((labels - predictions) ** 2))}

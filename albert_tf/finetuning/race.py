@@ -1,7 +1,8 @@
 """RACE multiple-choice reading comprehension in its released layout.
 
 `<data_dir>/{train,dev,test}/{middle,high}/*.txt`, each file one JSON passage: `article`, and
-parallel lists `questions`, `options` (four strings per question) and `answers` ("A"-"D").
+parallel lists `questions`, `options` (four strings per question) and `answers` ("A"-"D"); or
+the original's `<data_dir>/RACE/{train,dev,test}/{middle,high}/all.txt`, one passage per line.
 """
 
 import dataclasses
@@ -34,13 +35,18 @@ class RaceExample:
 
 
 def split_files(data_dir, split, levels=LEVELS):
-    """[(level, path)] of `split` ("train", "dev" or "test"), in the order they are read."""
+    """[(level, path)] of `split` ("train", "dev" or "test"), in the order they are read.
+
+    A level's files are `<data_dir>/RACE/<split>/<level>/*.txt`, the original's layout (its
+    `all.txt`), else `<data_dir>/<split>/<level>/*.txt`, the released download's."""
     files = []
     for level in levels:
-        directory = os.path.join(data_dir, split, level)
-        paths = sorted(tf.io.gfile.glob(os.path.join(directory, "*.txt")))
+        directories = [os.path.join(data_dir, "RACE", split, level), os.path.join(data_dir, split, level)]
+        paths = next((found for found in (sorted(tf.io.gfile.glob(os.path.join(d, "*.txt"))) for d in directories)
+                      if found), None)
         if not paths:
-            raise FileNotFoundError(f"no RACE files in {directory} (expected --data_dir/{split}/{level}/*.txt)")
+            raise FileNotFoundError(f"no RACE files for {split}/{level}: looked for *.txt in {directories[0]} (the "
+                                    f"original's layout) and {directories[1]} (the released download's)")
         files.extend((level, path) for path in paths)
     return files
 
@@ -54,24 +60,41 @@ def read_examples(data_dir, split, levels=LEVELS):
 
 
 def _read_file(path, name, level):
+    """A file holds one JSON passage (the download's layout) or one passage per line (the original's all.txt)."""
+    with tf.io.gfile.GFile(path) as f:
+        text = f.read()
     try:
-        with tf.io.gfile.GFile(path) as f:
-            record = json.load(f)
-    except json.JSONDecodeError as e:
-        raise RaceFormatError(f"{path}: not valid JSON ({e})") from None
+        records = [(name, path, json.loads(text))]
+    except json.JSONDecodeError as whole_file_error:
+        lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if len(lines) < 2:
+            raise RaceFormatError(f"{path}: not valid JSON ({whole_file_error})") from None
+        records = []
+        for number, line in lines:
+            try:
+                records.append((f"{name}:{number}", f"{path}:{number}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                raise RaceFormatError(f"{path}:{number}: not valid JSON ({e})") from None
+    examples = []
+    for record_name, where, record in records:
+        examples.extend(_passage_examples(record, record_name, where, level))
+    return examples
+
+
+def _passage_examples(record, name, where, level):
     missing = [key for key in ("article", "questions", "options", "answers") if key not in record]
     if missing:
-        raise RaceFormatError(f"{path}: missing field(s) {missing}")
+        raise RaceFormatError(f"{where}: missing field(s) {missing}")
     questions, options, answers = record["questions"], record["options"], record["answers"]
     if not len(questions) == len(options) == len(answers):
-        raise RaceFormatError(f"{path}: {len(questions)} questions, {len(options)} option lists and {len(answers)} "
+        raise RaceFormatError(f"{where}: {len(questions)} questions, {len(options)} option lists and {len(answers)} "
                               "answers; expected one of each per question")
     examples = []
     for i, (question, choices, answer) in enumerate(zip(questions, options, answers)):
         if len(choices) != NUM_CHOICES:
-            raise RaceFormatError(f"{path}: question {i} has {len(choices)} options; expected {NUM_CHOICES}")
+            raise RaceFormatError(f"{where}: question {i} has {len(choices)} options; expected {NUM_CHOICES}")
         if answer not in ANSWERS:
-            raise RaceFormatError(f"{path}: question {i} has answer {answer!r}; expected one of A, B, C, D")
+            raise RaceFormatError(f"{where}: question {i} has answer {answer!r}; expected one of A, B, C, D")
         examples.append(RaceExample(f"{name}#{i}", level, record["article"], question, tuple(choices),
                                     ANSWERS.index(answer)))
     return examples
@@ -85,17 +108,21 @@ def question_with_option(question, option):
 def build_features(examples, tokenizer, max_seq_length, max_qa_length):
     """[CLS] article [SEP] question+option [SEP] for each option, [4, max_seq_length] per example.
 
-    As the original: the question+option keeps its last `max_qa_length` tokens, and the article
-    is cut from its end to make room. Returns the features and counts (examples, truncated).
+    As the original: the question+option keeps its last `max_qa_length` tokens and stays whole;
+    only the article is cut, from its end, to the room left. Returns the features and counts
+    (examples, truncated).
     """
     features, truncated = [], 0
     for example in logged_progress(examples, "RACE: questions tokenized"):
         article = tokenizer.tokenize(example.article)
-        choices = []
+        choices, cut = [], False
         for option in example.options:
-            qa = tokenizer.tokenize(question_with_option(example.question, option))[-max_qa_length:]
-            choices.append(encode_tokens(tokenizer, article, qa, max_seq_length))
-        truncated += any(choice.truncated for choice in choices)
+            qa = tokenizer.tokenize(question_with_option(example.question, option))
+            kept_qa = qa[-max_qa_length:]
+            kept_article = article[:max_seq_length - 3 - len(kept_qa)]
+            cut = cut or len(kept_qa) < len(qa) or len(kept_article) < len(article)
+            choices.append(encode_tokens(tokenizer, kept_article, kept_qa, max_seq_length))
+        truncated += cut
         features.append({name: np.array([getattr(choice, name) for choice in choices], np.int32)
                          for name in ("input_word_ids", "input_mask", "input_type_ids")}
                         | {"label_ids": example.label})

@@ -114,11 +114,12 @@ def tune_null_threshold(examples, span_predictions, null_scores):
 
 
 def evaluate(examples, predictions, *, version_2_with_negative):
-    """exact and f1 (in %) of the final answers by that version's official script; v2.0 adds the
-    HasAns / NoAns parts for the groups that have questions."""
+    """Exact match and F1 (in %) of the final answers by that version's official script, under its
+    names (v1.1: `exact_match`, v2.0: `exact`) with the question count; v2.0 adds the HasAns /
+    NoAns parts for the groups that have questions."""
     exact, f1 = raw_scores(examples, predictions, version_2_with_negative=version_2_with_negative)
-    results = {"exact": 100.0 * sum(exact.values()) / len(exact), "f1": 100.0 * sum(f1.values()) / len(f1),
-               "total": len(exact)}
+    results = {"exact" if version_2_with_negative else "exact_match": 100.0 * sum(exact.values()) / len(exact),
+               "f1": 100.0 * sum(f1.values()) / len(f1), "total": len(exact)}
     if version_2_with_negative:
         groups = (("HasAns", [e.qas_id for e in examples if has_answer(e)]),
                   ("NoAns", [e.qas_id for e in examples if not has_answer(e)]))

@@ -27,6 +27,12 @@ class Candidate:
         return self.start_score + self.end_score
 
 
+# What the original answers when no span of a question is valid: the text "empty" (v1.1), or no
+# answer with log-probs of -1e6 (v2.0).
+NO_SPAN_V1 = Candidate("empty", 0.0, 0.0)
+NO_SPAN_V2 = Candidate("", -1e6, -1e6)
+
+
 def _spans_v1(outputs, i, n_best_size):
     starts = np.argsort(-outputs["start_logits"][i])[:n_best_size]
     ends = np.argsort(-outputs["end_logits"][i])[:n_best_size]
@@ -70,7 +76,8 @@ def decode(examples, features, outputs, n_best_size=20, max_answer_length=30, ve
                 # answer to the metrics.
                 if text not in candidates or candidates[text].score < candidate.score:
                     candidates[text] = candidate
-        ranked = sorted(candidates.values(), key=lambda c: -c.score)[:n_best_size] or [Candidate("", 0.0, 0.0)]
+        ranked = sorted(candidates.values(), key=lambda c: -c.score)[:n_best_size] or [
+            NO_SPAN_V2 if version_2_with_negative else NO_SPAN_V1]
         probabilities = tf.nn.softmax(np.array([c.score for c in ranked], np.float64)).numpy()
         nbest[example.qas_id] = [{"text": c.text, "probability": float(p), "start_log_prob": c.start_score,
                                   "end_log_prob": c.end_score} for c, p in zip(ranked, probabilities)]

@@ -42,7 +42,7 @@ class FinetuningConfig:
     num_train_steps: int = 1000
     num_warmup_steps: int = 0
     save_checkpoints_steps: int = 1000
-    keep_checkpoint_max: int = 5
+    keep_checkpoint_max: int = 5  # 0 keeps every checkpoint
     steps_per_loop: int = 1000
     init_checkpoint: str = None
     mixed_precision: str = "float32"
@@ -61,6 +61,8 @@ def validate(config, num_replicas):
             raise ValueError(f"--{flag} must be >= 1, got {getattr(config, name)}")
     if config.num_warmup_steps < 0:
         raise ValueError(f"the number of warmup steps must be >= 0, got {config.num_warmup_steps}")
+    if config.keep_checkpoint_max < 0:
+        raise ValueError(f"--keep_checkpoint_max must be >= 0 (0 keeps all), got {config.keep_checkpoint_max}")
 
 
 class Finetuner:
@@ -92,7 +94,7 @@ class Finetuner:
             self.optimizer = optimizer
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
         self.manager = tf.train.CheckpointManager(self.checkpoint, config.output_dir,
-                                                  max_to_keep=config.keep_checkpoint_max,
+                                                  max_to_keep=config.keep_checkpoint_max or None,
                                                   step_counter=self.optimizer.iterations, checkpoint_name="ckpt")
         self.writer = tf.summary.create_file_writer(config.output_dir)
         self._train_loop = None
