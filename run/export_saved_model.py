@@ -38,7 +38,8 @@ flags.DEFINE_integer("max_seq_length", 512, "Longest token sequence; longer text
                      "At most the config's max_position_embeddings.")
 flags.DEFINE_bool("do_lower_case", True, "Lowercase the input (must match the model; default: what a Hugging Face "
                   "checkpoint declares, else true).")
-flags.DEFINE_bool("pair_input", True, "Text tasks take text_b beside text_a (pass --nopair_input for one text).")
+flags.DEFINE_bool("pair_input", True, "Text tasks take text_b beside text_a (an empty text_b is one segment); "
+                  "default false for a single-sentence --task_name (CoLA, SST-2), else true.")
 flags.DEFINE_string("task_name", None, "classifier: a GLUE task whose label names to export.")
 flags.DEFINE_list("label_names", None, "classifier: label names, one per class (instead of --task_name; default: "
                   "a Hugging Face checkpoint's id2label).")
@@ -67,6 +68,12 @@ def label_names(checkpoint):
                          "names no labels)")
 
 
+def pair_input():
+    if FLAGS["pair_input"].present or not FLAGS.task_name or FLAGS.task != "classifier":
+        return FLAGS.pair_input
+    return glue.get_task(FLAGS.task_name).train.text_b is not None
+
+
 def build_model(albert_config, labels):
     if FLAGS.task == "encoder":
         return albert_tf.AlbertEncoder(albert_config)
@@ -88,7 +95,7 @@ def main(argv):
     except albert_tf.CheckpointMismatchError as e:
         raise app.UsageError(f"--init_checkpoint does not fit --task={FLAGS.task}: {e}") from None
     config = ExportConfig(task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=files.do_lower_case,
-                          pair_input=FLAGS.pair_input, label_names=labels, top_k=FLAGS.top_k,
+                          pair_input=pair_input(), label_names=labels, top_k=FLAGS.top_k,
                           max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
                           null_score_diff_threshold=FLAGS.null_score_diff_threshold,
                           threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)

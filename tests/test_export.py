@@ -321,6 +321,19 @@ def test_saved_model_cli_lists_the_documented_signatures(name, exports):
     assert shown == documented_signatures(name)
 
 
+@pytest.mark.parametrize("task_name, flags, expected_inputs", [
+    ("sst-2", (), ["text_a"]), ("mrpc", (), ["text_a", "text_b"]), ("sst-2", ("--pair_input",), ["text_a", "text_b"])])
+def test_a_single_sentence_glue_task_exports_one_text_input_unless_asked(task_name, flags, expected_inputs, tiny,
+                                                                         tmp_path):
+    config, config_file, _ = tiny
+    version_dir = export(albert_tf.AlbertClassifier(config, num_labels=2), config_file, tmp_path, "classifier",
+                         f"--task_name={task_name}", *flags)
+
+    signature = tf.saved_model.load(version_dir).signatures["serving_default"]
+
+    assert sorted(signature.structured_input_signature[1]) == expected_inputs
+
+
 def test_call_export_prints_what_the_signature_returns(exports, tmp_path):
     _, export_dir = exports("classifier")
     texts = {"text_a": [b"I did not go.", b"He went home."], "text_b": [b"", b"Why?"]}

@@ -1,8 +1,11 @@
 """The entry points in run/ work as the README shows them."""
 
+import os
+
 import pytest
 
-from tests.conftest import run_script, write_pretraining_records
+import albert_tf
+from tests.conftest import REPO_ROOT, run_script, write_pretraining_records
 
 
 def test_forward_prints_every_output_of_the_tiny_model():
@@ -80,3 +83,18 @@ def test_make_finetuning_samples_rebuilds_the_committed_sample_tasks(tmp_path):
             rebuilt = os.path.join(tmp_path, os.path.relpath(root, "tfrecords/sample"))
             _, mismatch, errors = filecmp.cmpfiles(root, rebuilt, files, shallow=False)
             assert not mismatch and not errors, (root, mismatch, errors)
+
+
+def test_the_readme_python_snippet_runs_as_written(tmp_path, monkeypatch):
+    readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
+    snippet = readme.split("## Use", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    config = albert_tf.AlbertConfig.from_json_file(os.path.join(REPO_ROOT, "run/configs/albert_tiny.json"))
+    # The quickstart's checkpoint, stood in for by a fresh model's under the original names.
+    checkpoint = albert_tf.save_original_checkpoint(albert_tf.AlbertPretrainer(config), str(tmp_path / "model.ckpt-best"))
+    monkeypatch.chdir(REPO_ROOT)
+    namespace = {}
+
+    exec(snippet.replace("tfrecords/quickstart_output/model.ckpt-best", checkpoint), namespace)
+
+    assert (namespace["out"]["sequence_output"].shape[0], tuple(namespace["logits"]["mlm_logits"].shape),
+            tuple(namespace["logits"]["sop_logits"].shape)) == (2, (2, 2, config.vocab_size), (2, 2))
