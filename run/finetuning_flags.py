@@ -13,7 +13,7 @@ from absl import app, flags
 import albert_tf
 import checkpoint_flags
 import job_flags
-from albert_tf.finetuning.trainer import FinetuningConfig
+from albert_tf.finetuning.trainer import BEST_CHECKPOINT, FinetuningConfig
 
 FLAGS = flags.FLAGS
 
@@ -95,6 +95,23 @@ def finetuning_config(num_train_steps=None, num_warmup_steps=None):
         save_checkpoints_steps=FLAGS.save_checkpoints_steps, keep_checkpoint_max=keep,
         steps_per_loop=FLAGS.iterations_per_loop, init_checkpoint=FLAGS.init_checkpoint,
         mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile, seed=FLAGS.seed)
+
+
+def print_summary(job, outputs=(), results=None):
+    """The closing block on stdout: the job, its best checkpoint (best_trial.txt), the final
+    `results` and the output files that exist."""
+    lines = [f"{job} done; outputs in {FLAGS.output_dir}"]
+    best_trial = os.path.join(FLAGS.output_dir, "best_trial.txt")
+    if tf.io.gfile.exists(best_trial):
+        with tf.io.gfile.GFile(best_trial) as f:
+            step, metric, value = f.read().strip().split(":")
+        lines.append(f"  best {metric} = {float(value):.4f} at step {step}: "
+                     f"{os.path.join(FLAGS.output_dir, BEST_CHECKPOINT)}")
+    if results:
+        lines.append("  " + ", ".join(f"{key} = {value:.4f}" for key, value in results.items()))
+    lines += [f"  wrote {path}" for path in (os.path.join(FLAGS.output_dir, name) for name in outputs)
+              if tf.io.gfile.exists(path)]
+    print("\n".join(lines))
 
 
 def record_flags():

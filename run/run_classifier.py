@@ -138,9 +138,14 @@ def main(argv):
         test_features, stats = cached_features(task, "test", tokenizer)
         write_predictions(task, finetuner.predict(test_features, config.predict_batch_size)["logits"], stats["ids"])
         logging.info("Wrote test_results.tsv and submit_results.tsv to %s.", FLAGS.output_dir)
+    exported = None
     if FLAGS.export_dir:
         finetuner.restore_for_inference()
-        export(finetuner.model, task)
+        exported = export(finetuner.model, task)
+    finetuning_flags.print_summary(f"run_classifier.py {task.name}", ("eval_results.txt", "test_results.tsv",
+                                                                      "submit_results.tsv"))
+    if exported:
+        print(f"  exported {exported}")
 
 
 def export(model, task):
@@ -150,6 +155,7 @@ def export(model, task):
                           threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
     path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.export_dir, version=int(time.time()))
     logging.info("Exported to %s.", path)
+    return path
 
 
 if __name__ == "__main__":

@@ -117,6 +117,8 @@ def main(argv):
             f.write("id\tprediction\n" + "".join(f"{guid}\t{race.ANSWERS[choice]}\n" for guid, choice in
                                                  zip(stats["ids"], np.argmax(logits, axis=-1))))
         logging.info("test: %s", ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
+    finetuning_flags.print_summary("run_race.py", ("eval_results.txt", "predict_results.txt", "test_predictions.tsv"),
+                                   results if FLAGS.do_predict else None)
 
 
 if __name__ == "__main__":

@@ -220,6 +220,9 @@ def main(argv):
         if results:
             logging.info("%s: %s", FLAGS.predict_file, ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
             write_json("predict_results.json", results)
+    finetuning_flags.print_summary(
+        "run_squad.py", ("eval_results.txt", "predictions.json", "nbest_predictions.json", "null_odds.json",
+                         "predict_results.json"), results if FLAGS.do_predict else None)
 
 
 if __name__ == "__main__":

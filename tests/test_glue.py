@@ -313,18 +313,18 @@ def trained_then_evaluated(tmp_path_factory):
     run_script("run_classifier.py", *classifier_flags(output, "--do_train", "--train_step=6",
                                                       "--save_checkpoints_steps=1", "--train_batch_size=4"))
     saved = sorted(path.name for path in output.glob("ckpt-*.index"))
-    run_script("run_classifier.py", *classifier_flags(output, "--nodo_train", "--do_eval"))
-    return output, saved
+    evaluated = run_script("run_classifier.py", *classifier_flags(output, "--nodo_train", "--do_eval"))
+    return output, saved, evaluated.stdout
 
 
 def test_a_training_run_that_does_not_evaluate_keeps_every_checkpoint(trained_then_evaluated):
-    _, saved = trained_then_evaluated
+    _, saved, _ = trained_then_evaluated
 
     assert saved == [f"ckpt-{step}.index" for step in range(1, 7)]
 
 
 def test_the_evaluation_run_chooses_the_best_among_every_checkpoint_the_training_run_saved(trained_then_evaluated):
-    output, _ = trained_then_evaluated
+    output, _, _ = trained_then_evaluated
     lines = (output / "eval_results.txt").read_text().splitlines()
     steps = [int(line.split(" = ")[1]) for line in lines if line.startswith("global_step")]
     accuracies = [float(line.split(" = ")[1]) for line in lines if line.startswith("eval_accuracy")]
@@ -334,6 +334,16 @@ def test_the_evaluation_run_chooses_the_best_among_every_checkpoint_the_training
     # the first checkpoint with the highest accuracy, among all six
     assert (steps, int(best_step), float(best)) == (
         list(range(1, 7)), steps[accuracies.index(max(accuracies))], max(accuracies))
+
+
+def test_the_job_ends_with_a_summary_of_its_best_checkpoint_and_outputs(trained_then_evaluated):
+    output, _, stdout = trained_then_evaluated
+    step, metric, value = (output / "best_trial.txt").read_text().strip().split(":")
+
+    assert stdout.splitlines()[-3:] == [
+        f"run_classifier.py sst-2 done; outputs in {output}",
+        f"  best {metric} = {float(value):.4f} at step {step}: {output}/model.ckpt-best",
+        f"  wrote {output}/eval_results.txt"]
 
 
 def test_keep_checkpoint_max_below_zero_is_refused(tmp_path):
