@@ -346,6 +346,13 @@ def test_the_job_ends_with_a_summary_of_its_best_checkpoint_and_outputs(trained_
         f"  wrote {output}/eval_results.txt"]
 
 
+def test_a_learning_rate_below_zero_is_refused(tmp_path):
+    result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train", "--learning_rate=-1"),
+                        expect_failure=True)
+
+    assert "--learning_rate must be a positive number, got -1.0" in result.stderr
+
+
 def test_keep_checkpoint_max_below_zero_is_refused(tmp_path):
     result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train", "--keep_checkpoint_max=-1"),
                         expect_failure=True)

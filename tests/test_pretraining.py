@@ -222,6 +222,14 @@ def test_batch_not_divisible_by_replicas_names_the_flag(tmp_path, shards):
         run_pretraining(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), TINY, config)
 
 
+@pytest.mark.parametrize("learning_rate", [-1.0, 0.0, float("nan")])
+def test_a_learning_rate_that_is_not_positive_is_refused(learning_rate, tmp_path, shards):
+    config = job(tmp_path, shards, learning_rate=learning_rate)
+
+    with pytest.raises(ValueError, match=r"--learning_rate must be a positive number"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, config)
+
+
 def test_diverging_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, shards):
     # Warmup gives step 1 a learning rate of 0; from step 2 on, 1e38 blows the weights up.
     config = job(tmp_path, shards, learning_rate=1e38, num_warmup_steps=2, num_train_steps=6, steps_per_loop=1,

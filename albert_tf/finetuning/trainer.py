@@ -61,6 +61,9 @@ def validate(config, num_replicas):
             raise ValueError(f"--{flag} must be >= 1, got {getattr(config, name)}")
     if config.num_warmup_steps < 0:
         raise ValueError(f"the number of warmup steps must be >= 0, got {config.num_warmup_steps}")
+    if not (math.isfinite(config.learning_rate) and config.learning_rate > 0):
+        # -1 would train uphill and finish with rc=0
+        raise ValueError(f"--learning_rate must be a positive number, got {config.learning_rate}")
     if config.keep_checkpoint_max < 0:
         raise ValueError(f"--keep_checkpoint_max must be >= 0 (0 keeps all), got {config.keep_checkpoint_max}")
 

@@ -78,6 +78,9 @@ def validate(config, num_replicas):
     if config.do_eval and config.eval_batch_size % num_replicas:
         raise ValueError(f"--eval_batch_size={config.eval_batch_size} must be divisible by the number of "
                          f"replicas ({num_replicas})")
+    if not (math.isfinite(config.learning_rate) and config.learning_rate > 0):
+        # -1 would train uphill and finish with rc=0
+        raise ValueError(f"--learning_rate must be a positive number, got {config.learning_rate}")
     if config.keep_checkpoint_max < 0:
         raise ValueError(f"--keep_checkpoint_max must be >= 0 (0 keeps all), got {config.keep_checkpoint_max}")
     for name in ("num_train_steps", "steps_per_loop", "save_checkpoints_steps", "max_eval_steps",
