@@ -94,6 +94,8 @@ def main(argv):
         albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
     except albert_tf.CheckpointMismatchError as e:
         raise app.UsageError(f"--init_checkpoint does not fit --task={FLAGS.task}: {e}") from None
+    except albert_tf.NonFiniteWeightsError as e:
+        raise app.UsageError(f"--init_checkpoint: {e}") from None
     config = ExportConfig(task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=files.do_lower_case,
                           pair_input=pair_input(), label_names=labels, top_k=FLAGS.top_k,
                           max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,

@@ -97,6 +97,15 @@ def finetuning_config(num_train_steps=None, num_warmup_steps=None):
         mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile, seed=FLAGS.seed)
 
 
+def restore_for_inference(finetuner):
+    """The finetuner's best (else latest, else --init_checkpoint) weights; a checkpoint that cannot
+    serve is a one-line error."""
+    try:
+        return finetuner.restore_for_inference()
+    except (FileNotFoundError, albert_tf.NonFiniteWeightsError) as e:
+        raise app.UsageError(str(e)) from None
+
+
 def print_summary(job, outputs=(), results=None):
     """The closing block on stdout: the job, its best checkpoint (best_trial.txt), the final
     `results` and the output files that exist."""

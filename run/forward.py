@@ -52,7 +52,10 @@ def main(argv):
     config = checkpoint_flags.resolve(FLAGS.init_checkpoint, need_spm_model=False).config
     model = albert_tf.AlbertPretrainer(config, dtype=FLAGS.dtype)
     if FLAGS.init_checkpoint:
-        albert_tf.load_checkpoint(model, FLAGS.init_checkpoint, allow_missing_heads=True)
+        try:
+            albert_tf.load_checkpoint(model, FLAGS.init_checkpoint, allow_missing_heads=True)
+        except (ValueError, OSError) as e:
+            raise app.UsageError(f"--init_checkpoint: {e}") from None
     batch = random_batch(config, FLAGS.batch_size, FLAGS.seq_length, FLAGS.max_predictions_per_seq)
 
     start = time.perf_counter()

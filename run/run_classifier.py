@@ -134,13 +134,13 @@ def main(argv):
     elif FLAGS.do_eval:
         finetuner.evaluate_all_checkpoints(evaluate, task.metric)
     if FLAGS.do_predict:
-        finetuner.restore_for_inference()
+        finetuning_flags.restore_for_inference(finetuner)
         test_features, stats = cached_features(task, "test", tokenizer)
         write_predictions(task, finetuner.predict(test_features, config.predict_batch_size)["logits"], stats["ids"])
         logging.info("Wrote test_results.tsv and submit_results.tsv to %s.", FLAGS.output_dir)
     exported = None
     if FLAGS.export_dir:
-        finetuner.restore_for_inference()
+        finetuning_flags.restore_for_inference(finetuner)
         exported = export(finetuner.model, task)
     finetuning_flags.print_summary(f"run_classifier.py {task.name}", ("eval_results.txt", "test_results.tsv",
                                                                       "submit_results.tsv"))

@@ -106,7 +106,7 @@ def main(argv):
     elif FLAGS.do_eval:
         finetuner.evaluate_all_checkpoints(evaluate, "eval_accuracy")
     if FLAGS.do_predict:
-        finetuner.restore_for_inference()
+        finetuning_flags.restore_for_inference(finetuner)
         test_features, stats = cached_features("test", FLAGS.predict_file, tokenizer)
         logits = finetuner.predict(test_features, config.predict_batch_size)["logits"]
         labels = np.array([feature["label_ids"] for feature in test_features.as_numpy_iterator()])

@@ -211,7 +211,7 @@ def main(argv):
                 return answer(finetuner, tokenizer, *predict)[3]
         finetuner.train(train_dataset, evaluate, "f1")
     if FLAGS.do_predict:
-        finetuner.restore_for_inference()
+        finetuning_flags.restore_for_inference(finetuner)
         predictions, nbest, null_scores, results = answer(finetuner, tokenizer, *predict)
         write_json("predictions.json", predictions)
         write_json("nbest_predictions.json", nbest)

@@ -2,6 +2,7 @@
 Hugging Face folders, keras-hub presets and the original TF1 Hub modules."""
 
 from albert_tf.checkpoint.assign import CheckpointMismatchError, LoadReport
+from albert_tf.checkpoint.finite import NonFiniteWeightsError, check_finite
 from albert_tf.checkpoint.formats import (FORMATS, CheckpointInfo, build_model, checkpoint_format,
                                           inspect_checkpoint, load_checkpoint, save_checkpoint)
 from albert_tf.checkpoint.huggingface import load_huggingface, save_huggingface

@@ -18,6 +18,7 @@ from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from albert_tf.checkpoint import huggingface, keras_hub
 from albert_tf.checkpoint.assign import CheckpointMismatchError
+from albert_tf.checkpoint.finite import check_finite
 from albert_tf.checkpoint.native import load_native_checkpoint, save_native_checkpoint, saved_model_children
 from albert_tf.checkpoint.original import (NATIVE_CHECKPOINT_KEY, load_original_checkpoint, resolve_checkpoint_path,
                                            save_original_checkpoint)
@@ -133,9 +134,16 @@ def load_checkpoint(model, checkpoint_path, *, allow_missing_heads=False, init_f
     Heads the checkpoint lacks fail unless `allow_missing_heads` (they then keep their random
     initialization and are reported). A checkpoint that carries a config must agree with the
     model's in every field that changes the computation. `init_from_group0` (see
-    `load_original_checkpoint`) needs a checkpoint with the original names.
+    `load_original_checkpoint`) needs a checkpoint with the original names. Weights that are not
+    finite raise `NonFiniteWeightsError`.
     Returns the `LoadReport` (None for native checkpoints).
     """
+    report = _load(model, checkpoint_path, allow_missing_heads, init_from_group0)
+    check_finite(model.weights, f"checkpoint {checkpoint_path}")
+    return report
+
+
+def _load(model, checkpoint_path, allow_missing_heads, init_from_group0):
     info = inspect_checkpoint(checkpoint_path)
     if info.config is not None:
         check_config_matches(getattr(model, "encoder", model).config, info.config, checkpoint_path)

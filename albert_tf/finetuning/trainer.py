@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf.checkpoint import load_checkpoint
+from albert_tf.checkpoint import check_finite, load_checkpoint
+from albert_tf.checkpoint.finite import check_before_saving
 from albert_tf.optimization import create_optimizer
 from albert_tf.progress import logged_progress
 
@@ -113,6 +114,7 @@ class Finetuner:
         latest = self.manager.latest_checkpoint
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
+            check_finite(self.model.weights, f"--output_dir's last checkpoint {latest}")
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
             load_checkpoint(self.model, self.config.init_checkpoint, allow_missing_heads=True)
@@ -124,7 +126,8 @@ class Finetuner:
     def restore_for_inference(self):
         """Loads the best checkpoint, else the last one, else `init_checkpoint`; returns its path.
 
-        Nothing is waited for: without any of them this is an error.
+        Nothing is waited for: without any of them this is an error, as are weights that are not
+        finite (`NonFiniteWeightsError`).
         """
         best = os.path.join(self.config.output_dir, BEST_CHECKPOINT)
         if tf.io.gfile.exists(best + ".index"):
@@ -195,6 +198,8 @@ class Finetuner:
                     "raise the warmup, then rerun to resume from the last checkpoint.")
             self._log_progress(num_steps, loss, time.time() - loop_start, start_step, start_time)
             if self.step % config.save_checkpoints_steps == 0 or self.step >= config.num_train_steps:
+                check_before_saving(self.model.weights + self.optimizer.variables, self.step,
+                                    self.manager.latest_checkpoint, "Lower --learning_rate or raise the warmup")
                 self.manager.save(checkpoint_number=self.step)
                 if evaluate is not None:
                     self._evaluate_checkpoint(evaluate, selection_metric)
@@ -246,7 +251,12 @@ class Finetuner:
         if tf.io.gfile.exists(best_file):
             with tf.io.gfile.GFile(best_file) as f:
                 best_value = float(f.read().strip().split(":")[-1])
-        if results[selection_metric] > best_value:
+        # A diverged model still "scores" (the majority class, say); its non-finite loss shows it.
+        finite = all(math.isfinite(value) for value in results.values())
+        if not finite:
+            logging.warning("eval at step %d has non-finite results; this checkpoint cannot become the best.",
+                            self.step)
+        if finite and results[selection_metric] > best_value:
             tf.train.Checkpoint(model=self.model).write(os.path.join(self.config.output_dir, BEST_CHECKPOINT))
             with tf.io.gfile.GFile(best_file, "w") as f:
                 f.write(f"{self.step}:{selection_metric}:{results[selection_metric]}\n")

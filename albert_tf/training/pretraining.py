@@ -20,7 +20,8 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf import losses
-from albert_tf.checkpoint import load_checkpoint, save_original_checkpoint
+from albert_tf.checkpoint import check_finite, load_checkpoint, save_original_checkpoint
+from albert_tf.checkpoint.finite import check_before_saving
 from albert_tf.data import pretraining_dataset
 from albert_tf.data.pretraining_dataset import is_record_mismatch
 from albert_tf.models.pretrainer import AlbertPretrainer
@@ -212,6 +213,7 @@ class Pretraining:
                     "written with another --albert_config_file, --optimizer or --mixed_precision (rerun with the "
                     f"flags in its flags.txt, or use a new --output_dir). {type(error).__name__}: "
                     f"{str(error)[:1000]}") from None
+            check_finite(self.model.weights, f"--output_dir's last checkpoint {latest}")
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
             load_checkpoint(self.model, self.config.init_checkpoint, allow_missing_heads=True,
@@ -325,6 +327,9 @@ class Pretraining:
                     "raise --num_warmup_steps, then rerun to resume from it.")
             self._log_progress(num_steps, mlm, sop, time.time() - loop_start, start_step, start_time)
             if self.step % config.save_checkpoints_steps == 0 or self.step >= config.num_train_steps:
+                check_before_saving(self.model.weights + self.optimizer.variables, self.step,
+                                    tf.train.latest_checkpoint(config.output_dir),
+                                    "Lower --learning_rate or raise --num_warmup_steps")
                 self.manager.save(checkpoint_number=self.step)
                 if config.do_eval:
                     results = self.evaluate()
@@ -411,7 +416,8 @@ class Pretraining:
         self.eval_writer.flush()
         best_file = os.path.join(config.output_dir, "best_eval_results.txt")
         best = read_eval_results(best_file) if tf.io.gfile.exists(best_file) else None
-        if best is None or results["masked_lm_accuracy"] > best["masked_lm_accuracy"]:
+        finite = all(math.isfinite(value) for value in results.values())
+        if finite and (best is None or results["masked_lm_accuracy"] > best["masked_lm_accuracy"]):
             save_original_checkpoint(self.model, os.path.join(config.output_dir, "model.ckpt-best"),
                                      global_step=self.step)
             write_eval_results(best_file, results)
