@@ -26,7 +26,7 @@ from albert_tf.finetuning import feature_cache, race
 from albert_tf.finetuning.trainer import Finetuner
 
 finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=1e-5, save_checkpoints_steps=100,
-                                     train_steps=12000, warmup_steps=1000, do_train=True, do_eval=True)
+                                     train_steps=12000, warmup_steps=1000)
 flags.DEFINE_string("data_dir", None, "RACE directory: {train,dev,test}/{middle,high}/*.txt.")
 flags.DEFINE_string("task_name", "race", "Only 'race'.")
 flags.DEFINE_string("cached_dir", None, "Where tokenized features are cached (default: --output_dir).")

@@ -119,7 +119,7 @@ def race_run(tmp_path_factory):
     run_script("run_race.py", "--data_dir=tfrecords/sample/RACE", "--albert_config_file=run/configs/albert_tiny.json",
                f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={output}", "--max_seq_length=64",
                "--max_qa_length=16", "--train_step=4", "--warmup_step=1", "--save_checkpoints_steps=2",
-               "--train_batch_size=4", "--eval_batch_size=8", "--do_predict",
+               "--train_batch_size=4", "--eval_batch_size=8", "--do_train", "--do_eval", "--do_predict",
                "--keep_checkpoint_max=1", "--num_keep_checkpoint=2",
                f"--train_file={output / 'race_train.tf_record'}")
     return output
@@ -148,6 +148,14 @@ def test_run_race_writes_one_chosen_option_per_test_question(race_run):
 
     assert rows[0] == ["id", "prediction"] and [guid for guid, _ in rows[1:]] == [e.guid for e in questions] \
         and {choice for _, choice in rows[1:]} <= set("ABCD")
+
+
+def test_predict_alone_only_predicts_as_in_the_other_scripts(tmp_path):
+    result = run_script("run_race.py", "--data_dir=tfrecords/sample/RACE", "--albert_config_file=run/configs/albert_tiny.json",
+                        f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={tmp_path}", "--do_predict",
+                        expect_failure=True)
+
+    assert "nothing to predict with" in result.stderr and not list(tmp_path.glob("ckpt-*"))
 
 
 def test_an_original_cache_file_name_is_the_cache_file_not_a_prefix(race_run):
