@@ -1,7 +1,7 @@
-"""Writing a folder aside and moving it into place only once it is complete.
+"""Writing a folder or file aside and moving it into place only once it is complete.
 
-A reader (TF Serving, `transformers`, a later job) never sees a half-written folder under its
-final name, and a killed writer leaves only a hidden sibling behind.
+A reader (TF Serving, `transformers`, a later job) never sees a half-written folder or file under
+its final name, and a killed writer leaves only a hidden sibling behind.
 """
 
 import contextlib
@@ -12,7 +12,8 @@ import tensorflow as tf
 
 
 def staging_path(path):
-    """A hidden sibling of `path` to write into (TF Serving ignores its non-numeric name)."""
+    """A hidden sibling of `path` to write into (TF Serving ignores its non-numeric name; a glob of
+    shards such as `pretraining.tfrecord-*` does not match it)."""
     parent, name = os.path.split(path.rstrip("/"))
     return os.path.join(parent, f".{name}.incomplete-{uuid.uuid4().hex}")
 
@@ -29,8 +30,16 @@ def publish(staging, path):
 
 
 def discard(staging):
-    if tf.io.gfile.exists(staging):
+    if tf.io.gfile.isdir(staging):
         tf.io.gfile.rmtree(staging)
+    elif tf.io.gfile.exists(staging):
+        tf.io.gfile.remove(staging)
+
+
+def leftovers(pattern):
+    """The staging siblings that killed writers of the paths matching the glob `pattern` left behind."""
+    parent, name = os.path.split(pattern.rstrip("/"))
+    return tf.io.gfile.glob(os.path.join(parent, f".{name}.incomplete-*"))
 
 
 @contextlib.contextmanager

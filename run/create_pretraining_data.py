@@ -4,8 +4,10 @@
 
 Accepts the original `create_pretraining_data.py` flags; input is one sentence per line with a
 blank line between documents. New: --num_workers (processes; default: all cores) and
---num_shards (split a single --output_file into that many shards). The same flags and seed give
-byte-identical shards for any --num_workers.
+--num_shards (split a single --output_file into that many shards) and --overwrite. The same flags
+and seed give byte-identical shards for any --num_workers. The shards and the stats JSON are written
+aside (hidden `.<name>.incomplete-<id>` files beside them) and renamed into place once all are
+complete: a killed run leaves an earlier output as it was, and the next run removes what it left.
 """
 
 import os
@@ -36,7 +38,12 @@ flags.DEFINE_integer("dupe_factor", 40, "Passes over the input, each with differ
 flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.")
 flags.DEFINE_float("short_seq_prob", 0.1, "Probability of a shorter target length.")
 flags.DEFINE_integer("num_workers", os.cpu_count(), "Worker processes.")
-flags.DEFINE_integer("num_shards", 1, "Shards to split a single --output_file into; each must get an instance.")
+flags.DEFINE_integer("num_shards", 1, "Shards to split a single --output_file into. Each must get an instance; "
+                     "how many instances the corpus makes is known only once they are made, so too many shards "
+                     "is an error at the end, before any file is put in place.")
+flags.DEFINE_bool("overwrite", False, "Replace the shards of an earlier run here under another --num_shards (or "
+                  "the unsharded file): they are removed once this run's shards are in place. Without it they "
+                  "are an error before any work.")
 FLAGS = flags.FLAGS
 
 
@@ -81,7 +88,8 @@ def main(argv):
             max_seq_length=FLAGS.max_seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
             masked_lm_prob=FLAGS.masked_lm_prob, short_seq_prob=FLAGS.short_seq_prob, ngram=FLAGS.ngram,
             favor_shorter_ngram=FLAGS.favor_shorter_ngram, do_whole_word_mask=FLAGS.do_whole_word_mask,
-            random_next_sentence=FLAGS.random_next_sentence))
+            random_next_sentence=FLAGS.random_next_sentence),
+        overwrite=FLAGS.overwrite)
     summary = write_pretraining_data(config)
     logging.info("Done.")
     print(f"{summary['instances']} instances from {summary['documents_per_pass']} documents x {FLAGS.dupe_factor}; "

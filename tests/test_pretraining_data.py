@@ -3,8 +3,13 @@ import functools
 import json
 import logging
 import math
+import os
 import random
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -17,7 +22,7 @@ from albert_tf.data.pretraining_instances import (InstanceConfig, document_rng, 
                                                   is_start_piece, mask_tokens)
 from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
 from albert_tf.text import FullTokenizer
-from tests.conftest import run_script
+from tests.conftest import REPO_ROOT, run_script
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
 SAMPLE_CORPUS = "tfrecords/sample/botchan_corpus.txt"
@@ -370,6 +375,8 @@ def test_stats_json_next_to_the_shards_describes_them(tmp_path):
     records = read_records(outputs)
     tokens = sum(sum(values(r["input_mask"])) for r in records)
     masked = sum(sum(values(r["masked_lm_weights"])) for r in records)
+    tokenizer = FullTokenizer(SAMPLE_MODEL)
+    overlong = sum(len(tokenizer.tokenize(line)) > 64 - 3 for text in sample_documents() for line in text.split("\n"))
 
     stats = json.loads((tmp_path / "out" / "pretraining_data_stats.json").read_text())
     spans = stats.pop("ngram_span_counts")
@@ -379,7 +386,7 @@ def test_stats_json_next_to_the_shards_describes_them(tmp_path):
         "instances": len(records), "documents_per_pass": 3, "tokens": tokens, "mean_length": tokens / len(records),
         "masked_fraction": masked / tokens,
         "sentence_order_swapped_fraction": sum(values(r["next_sentence_labels"])[0] for r in records) / len(records),
-        "output_files": list(outputs)}, masked)
+        "overlong_lines": overlong, "output_files": list(outputs)}, masked)
 
 
 def test_each_pass_logs_its_progress(tmp_path, absl_log, monkeypatch):
@@ -407,8 +414,8 @@ def test_an_empty_file_among_others_is_named_in_a_warning(tmp_path, absl_log):
     empty.write_text("\n")
     config = PretrainingDataConfig(input_files=(small_corpus(tmp_path), str(empty)),
                                    output_files=(str(tmp_path / "out.tfrecord"),), spm_model_file=SAMPLE_MODEL,
-                                   dupe_factor=1,
-                                   instance=InstanceConfig(max_seq_length=64, max_predictions_per_seq=10))
+                                   dupe_factor=1,  # no line of these chapters is longer than 128 - 3 pieces
+                                   instance=InstanceConfig(max_seq_length=128, max_predictions_per_seq=20))
 
     write_pretraining_data(config)
 
@@ -416,15 +423,161 @@ def test_an_empty_file_among_others_is_named_in_a_warning(tmp_path, absl_log):
         [f"no documents in ['{empty}'] (empty or blank): they add nothing"]
 
 
-def test_more_output_files_than_instances_is_an_error_naming_the_empty_ones(tmp_path):
+def short_document_config(tmp_path, shards, overwrite=False):
+    """A two-sentence document, dupe factor 2 (a few instances), into `shards` files of out/."""
     corpus = tmp_path / "short.txt"
     corpus.write_text("the first sentence of a short document.\nits second and last sentence.\n")
-    outputs = tuple(str(tmp_path / f"shard-{i}.tfrecord") for i in range(8))
-    config = PretrainingDataConfig(input_files=(str(corpus),), output_files=outputs, spm_model_file=SAMPLE_MODEL,
-                                   dupe_factor=2)
+    (tmp_path / "out").mkdir(exist_ok=True)
+    outputs = tuple(str(tmp_path / "out" / f"pretraining.tfrecord-{i:05d}-of-{shards:05d}") for i in range(shards))
+    return PretrainingDataConfig(input_files=(str(corpus),), output_files=outputs, spm_model_file=SAMPLE_MODEL,
+                                 dupe_factor=2, overwrite=overwrite)
 
-    with pytest.raises(ValueError, match=r"instances for 8 output files: \[.*shard-7\.tfrecord'\] are empty"):
+
+def long_line_corpus(tmp_path):
+    """A document whose lines 2 and 4 hold 300 words each (no newline inside), more than 64 - 3 pieces."""
+    corpus = tmp_path / "long_lines.txt"
+    long_line = " ".join(["the school"] * 150)
+    corpus.write_text(f"a short first line.\n{long_line}\na short third line.\n{long_line}\na short fifth line.\n")
+    return str(corpus)
+
+
+def long_line_config(tmp_path):
+    return PretrainingDataConfig(input_files=(long_line_corpus(tmp_path),),
+                                 output_files=(str(tmp_path / "out.tfrecord"),), spm_model_file=SAMPLE_MODEL,
+                                 dupe_factor=1, instance=InstanceConfig(max_seq_length=64, max_predictions_per_seq=10))
+
+
+def test_lines_longer_than_an_instance_are_named_in_one_warning_per_file(tmp_path, absl_log):
+    write_pretraining_data(long_line_config(tmp_path))
+
+    assert [r.getMessage() for r in absl_log.records if r.levelno == logging.WARNING] == [
+        f"{tmp_path}/long_lines.txt:2: 2 line(s) of more than --max_seq_length - 3 = 61 pieces, the first here: an "
+        "instance holds at most 61 pieces of a line and drops the rest; put one sentence per line"]
+
+
+def test_lines_longer_than_an_instance_are_counted_in_the_stats_json(tmp_path):
+    write_pretraining_data(long_line_config(tmp_path))
+
+    assert json.loads((tmp_path / "pretraining_data_stats.json").read_text())["overlong_lines"] == 2
+
+
+def test_more_shards_than_instances_is_an_error_naming_num_shards_the_count_and_the_empty_ones(tmp_path):
+    config = short_document_config(tmp_path, shards=8)
+
+    with pytest.raises(ValueError, match=r"^--num_shards=8 .* more than the \d instances made: "
+                                         r"\[.*-00007-of-00008'\] would be empty; use at most \d$"):
         write_pretraining_data(config)
+
+
+def test_more_shards_than_instances_puts_no_file_in_place(tmp_path):
+    config = short_document_config(tmp_path, shards=8)
+
+    with pytest.raises(ValueError):
+        write_pretraining_data(config)
+
+    assert os.listdir(tmp_path / "out") == []
+
+
+def write_earlier_shards(tmp_path, shards):
+    """Stand-ins for the complete output of an earlier run into out/ with --num_shards=`shards`."""
+    (tmp_path / "out").mkdir()
+    names = [f"pretraining.tfrecord-{i:05d}-of-{shards:05d}" for i in range(shards)] + ["pretraining_data_stats.json"]
+    for name in names:
+        (tmp_path / "out" / name).write_text(f"earlier {name}")
+    return {name: f"earlier {name}" for name in names}
+
+
+def listing(folder):
+    return {path.name: path.read_bytes().decode(errors="replace") for path in sorted(folder.iterdir())}
+
+
+TWO_NEW_SHARDS_AND_STATS = ["pretraining.tfrecord-00000-of-00002", "pretraining.tfrecord-00001-of-00002",
+                            "pretraining_data_stats.json"]
+
+
+def test_shards_of_an_earlier_run_under_another_shard_count_are_an_error_naming_them(tmp_path):
+    write_earlier_shards(tmp_path, shards=4)
+    config = short_document_config(tmp_path, shards=2)
+
+    with pytest.raises(ValueError, match=r"^--output_file: \[.*-00002-of-00004', .*-00003-of-00004'\] are the output "
+                                         r"of an earlier run here with another --num_shards; .* pass --overwrite"):
+        write_pretraining_data(config)
+
+
+def test_with_overwrite_the_shards_of_an_earlier_run_give_way_to_the_new_ones(tmp_path):
+    write_earlier_shards(tmp_path, shards=4)
+
+    write_pretraining_data(short_document_config(tmp_path, shards=2, overwrite=True))
+
+    assert sorted(os.listdir(tmp_path / "out")) == TWO_NEW_SHARDS_AND_STATS
+
+
+def test_a_run_with_overwrite_that_fails_leaves_the_earlier_output_as_it_was(tmp_path):
+    earlier = write_earlier_shards(tmp_path, shards=4)
+
+    with pytest.raises(ValueError, match="--num_shards=8"):
+        write_pretraining_data(short_document_config(tmp_path, shards=8, overwrite=True))
+
+    assert listing(tmp_path / "out") == earlier
+
+
+def test_the_next_run_removes_what_a_killed_run_left_aside(tmp_path, absl_log):
+    earlier = write_earlier_shards(tmp_path, shards=2)
+    left = [".pretraining.tfrecord-00001-of-00002.incomplete-0f3a",
+            ".pretraining.tfrecord-00003-of-00004.incomplete-9b2c",  # of a killed run with --num_shards=4
+            ".pretraining_data_stats.json.incomplete-77d1"]
+    for name in left:
+        (tmp_path / "out" / name).write_bytes(b"cut mid-rec")
+
+    write_pretraining_data(short_document_config(tmp_path, shards=2))
+
+    removed = re.findall(r"removing \S+/(\S+), left by a run that did not complete", absl_log.text)
+    assert (sorted(os.listdir(tmp_path / "out")), sorted(removed)) == (sorted(earlier), sorted(left))
+
+
+def tool_flags(corpus, output_file, *flags):
+    """The script's flags for the small corpus: sequences of 64, 10 predictions, one worker."""
+    return [f"--input_file={corpus}", f"--output_file={output_file}", f"--spm_model_file={SAMPLE_MODEL}",
+            "--max_seq_length=64", "--max_predictions_per_seq=10", "--num_workers=1", *flags]
+
+
+def test_script_with_overwrite_replaces_the_shards_of_an_earlier_run(tmp_path):
+    write_earlier_shards(tmp_path, shards=4)
+
+    run_script("create_pretraining_data.py",
+               *tool_flags(small_corpus(tmp_path), tmp_path / "out" / "pretraining.tfrecord", "--num_shards=2",
+                           "--dupe_factor=1", "--overwrite"))
+
+    assert sorted(os.listdir(tmp_path / "out")) == TWO_NEW_SHARDS_AND_STATS
+
+
+def kill_when_a_shard_is_half_written(flags, folder, timeout=120):
+    """Runs the script; kills it (SIGKILL, its workers too) once bytes of a shard being written
+    reach the disk. Returns its exit status: -SIGKILL when it was killed mid-run."""
+    process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "run", "create_pretraining_data.py"), *flags],
+                               env=dict(os.environ, PYTHONPATH=REPO_ROOT), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    while process.poll() is None and time.time() < deadline:
+        if any(path.stat().st_size for path in folder.glob(".pretraining.tfrecord-*.incomplete-*")):
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    return process.wait()
+
+
+def test_a_killed_run_leaves_the_earlier_output_whole_and_a_rerun_makes_it_byte_for_byte(tmp_path):
+    # The same flags three times: complete, killed, again. Dupe factor 20 writes for about 2 seconds.
+    out = tmp_path / "out"
+    flags = tool_flags(small_corpus(tmp_path), out / "pretraining.tfrecord", "--num_shards=2", "--dupe_factor=20")
+    run_script("create_pretraining_data.py", *flags)
+    complete = listing(out)
+
+    exit_status = kill_when_a_shard_is_half_written(flags, out)
+    after_kill = {name: text for name, text in listing(out).items() if not name.startswith(".")}
+    run_script("create_pretraining_data.py", *flags)
+
+    assert (exit_status, after_kill, listing(out)) == (-signal.SIGKILL, complete, complete)
 
 
 def test_non_utf8_input_names_file_and_line(tmp_path):

@@ -6,7 +6,9 @@ Documents are streamed (one sentence per line, a blank line between documents), 
 makes instances, which come back in input order and are written round-robin to the output files.
 Memory holds a few groups, whatever the corpus size and `dupe_factor` (the original held
 corpus × dupe_factor instances in RAM, original issue #204). Output bytes depend on the flags and
-the seed only, not on the number of workers.
+the seed only, not on the number of workers. The files are written aside (hidden siblings) and
+renamed into place once all are complete, the stats JSON last: a killed run leaves an earlier
+complete output as it was.
 """
 
 import collections
@@ -16,6 +18,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import re
 import tempfile
 import time
 
@@ -23,9 +26,12 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.data.pretraining_instances import DOCUMENT_GROUP, InstanceConfig, document_rng, instances_from_document
+from albert_tf.staging import discard, leftovers, staging_path
 from albert_tf.text.tokenizer import FullTokenizer
 
 PROGRESS_SECONDS = 10  # between progress lines
+STATS_FILE = "pretraining_data_stats.json"
+_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +44,14 @@ class PretrainingDataConfig:
     random_seed: int = 12345
     num_workers: int = 1
     instance: InstanceConfig = InstanceConfig()
+    overwrite: bool = False  # whether an earlier run's shards under another -of-N may be replaced
 
 
 def read_documents(files):
-    """Yields documents (lists of non-empty lines) from UTF-8 files; a blank line ends one."""
+    """Yields documents from UTF-8 files as (path, line numbers, lines), the non-empty lines; a blank
+    line ends one."""
     for path in files:
-        document = []
+        numbers, lines = [], []
         with tf.io.gfile.GFile(path, "rb") as f:
             for line_number, raw in enumerate(f, 1):
                 try:
@@ -52,12 +60,13 @@ def read_documents(files):
                     raise ValueError(f"{path}:{line_number}: not UTF-8 ({e.reason} at byte {e.start}); "
                                      "convert the file to UTF-8") from None
                 if line:
-                    document.append(line)
-                elif document:
-                    yield document
-                    document = []
-        if document:
-            yield document
+                    numbers.append(line_number)
+                    lines.append(line)
+                elif lines:
+                    yield path, numbers, lines
+                    numbers, lines = [], []
+        if lines:
+            yield path, numbers, lines
 
 
 def _groups(files):
@@ -81,9 +90,19 @@ def _start_worker(spm_model_file, do_lower_case, instance_config):
 
 
 def _tokenize_group(documents):
-    """Documents (lists of lines) → documents as lists of pieces, one list per non-empty line."""
-    tokenizer = _worker["tokenizer"]
-    return [[tokens for tokens in map(tokenizer.tokenize, document) if tokens] for document in documents]
+    """Documents (path, line numbers, lines) → (documents as lists of pieces, one list per line that
+    has any; (path, line number) of each line with more pieces than an instance can hold)."""
+    tokenizer, limit = _worker["tokenizer"], _worker["config"].max_seq_length - 3
+    tokenized, overlong = [], []
+    for path, numbers, lines in documents:
+        document = []
+        for number, tokens in zip(numbers, map(tokenizer.tokenize, lines)):
+            if len(tokens) > limit:
+                overlong.append((path, number))
+            if tokens:
+                document.append(tokens)
+        tokenized.append(document)
+    return tokenized, overlong
 
 
 def _process_group(task):
@@ -176,15 +195,27 @@ class _Progress:
                      documents / elapsed, made, elapsed * (self.total - documents) / max(documents, 1))
 
 
-def _tokenize(worker_map, config, total_documents, tokenized):
-    """Pickles the tokenized groups into `tokenized`; returns their count."""
+def _tokenize(worker_map, config, total_documents, tokenized, stats):
+    """Pickles the tokenized groups into `tokenized`; returns their count. Counts the lines longer
+    than an instance in `stats` and names them in a warning per file."""
     progress, groups, documents = _Progress("tokenizing", total_documents), 0, 0
-    for group in worker_map(_tokenize_group, _groups(config.input_files)):
+    overlong = collections.defaultdict(list)
+    for group, group_overlong in worker_map(_tokenize_group, _groups(config.input_files)):
         pickle.dump(group, tokenized, protocol=pickle.HIGHEST_PROTOCOL)
         groups += 1
         documents += len(group)
+        for path, number in group_overlong:
+            overlong[path].append(number)
         progress.update(documents)
     logging.info("tokenized %d documents in %.0fs", total_documents, time.time() - progress.start)
+    limit = config.instance.max_seq_length - 3
+    for path, numbers in overlong.items():
+        # A pair is cut to max_seq_length - 3 pieces ([CLS] and two [SEP] take the rest), so the rest
+        # of such a line never reaches an instance; a text without newlines loses almost all of itself.
+        logging.warning("%s:%d: %d line(s) of more than --max_seq_length - 3 = %d pieces, the first here: an "
+                        "instance holds at most %d pieces of a line and drops the rest; put one sentence per line",
+                        path, numbers[0], len(numbers), limit, limit)
+    stats["overlong_lines"] = sum(map(len, overlong.values()))
     return groups
 
 
@@ -211,17 +242,78 @@ def _count_documents(files):
     return sum(counts.values())
 
 
+def _stats_path(config):
+    return os.path.join(os.path.dirname(config.output_files[0]) or ".", STATS_FILE)
+
+
+def _output_patterns(config):
+    """Globs of what runs into this place write: each output file and its shards under any -of-N."""
+    bases = sorted({_SHARD_SUFFIX.sub("", path) for path in config.output_files})
+    return [pattern for base in bases for pattern in (base, f"{base}-?????-of-?????")]
+
+
+def _earlier_outputs(config):
+    """The shards (or the unsharded file) of an earlier run here that this run's files would not
+    replace; an error unless `config.overwrite`."""
+    found = {path for pattern in _output_patterns(config) for path in tf.io.gfile.glob(pattern)}
+    earlier = sorted(found - set(config.output_files))
+    if earlier and not config.overwrite:
+        raise ValueError(f"--output_file: {earlier} are the output of an earlier run here with another --num_shards; "
+                         "a glob of the shards would read them beside the new ones: pass --overwrite to replace "
+                         "them once this run is complete, or write elsewhere")
+    return earlier
+
+
+def _remove_leftovers(config):
+    """Removes what runs killed before completing left aside here."""
+    for pattern in (*_output_patterns(config), _stats_path(config)):
+        for path in leftovers(pattern):
+            logging.warning("removing %s, left by a run that did not complete", path)
+            discard(path)
+
+
+def _put_in_place(staged, config, earlier):
+    """Renames the complete files into place. The stats JSON goes first and comes back last, so a
+    stats JSON beside the shards says they are one complete output even if a kill falls among the
+    renames (it is not atomic over several files)."""
+    stats_path = _stats_path(config)
+    if tf.io.gfile.exists(stats_path):
+        tf.io.gfile.remove(stats_path)
+    for path in config.output_files:
+        tf.io.gfile.rename(staged[path], path, overwrite=True)
+    for path in earlier:
+        tf.io.gfile.remove(path)
+    tf.io.gfile.rename(staged[stats_path], stats_path, overwrite=True)
+
+
 def write_pretraining_data(config):
     """Writes the shards; returns the statistics (also written as JSON next to the shards)."""
     check_config(config)
+    earlier = _earlier_outputs(config)
+    _remove_leftovers(config)
     total_documents = _count_documents(config.input_files)
-    writers = [tf.io.TFRecordWriter(path) for path in config.output_files]
     stats, start = collections.Counter(), time.time()
+    staged = {path: staging_path(path) for path in (*config.output_files, _stats_path(config))}
+    try:
+        written = _write_aside(config, staged, total_documents, stats)
+    except BaseException:
+        for path in staged.values():
+            discard(path)
+        raise
+    _put_in_place(staged, config, earlier)
+    # Timing stays out of the JSON, so rebuilding the shards rewrites identical files.
+    return {**summarize(stats, config), "instances_per_second": written / (time.time() - start)}
 
+
+def _write_aside(config, staged, total_documents, stats):
+    """Writes the shards and the stats JSON to their `staged` names; returns the instance count."""
     # The corpus is tokenized once, to a temporary file that every pass reads back: tokenizing is
     # as costly as making the instances, and holding the tokens in memory would not scale.
-    with _worker_map(config) as worker_map, tempfile.TemporaryFile() as tokenized:
-        groups = _tokenize(worker_map, config, total_documents, tokenized)
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(tf.io.TFRecordWriter(staged[path])) for path in config.output_files]
+        worker_map = stack.enter_context(_worker_map(config))
+        tokenized = stack.enter_context(tempfile.TemporaryFile())
+        groups = _tokenize(worker_map, config, total_documents, tokenized, stats)
 
         def tasks():
             for dupe in range(config.dupe_factor):
@@ -233,20 +325,16 @@ def write_pretraining_data(config):
                     first += len(group)
 
         written = _write_records(worker_map(_process_group, tasks()), writers, stats, total_documents, config)
-    for writer in writers:
-        writer.close()
     if not written:
         raise ValueError(f"no instances from {list(config.input_files)}: every document is too short")
-    if written < len(writers):
+    if written < len(config.output_files):
         # Round-robin fills the first files only; pretraining would fail on an empty shard.
-        raise ValueError(f"{written} instances for {len(writers)} output files: {list(config.output_files[written:])} "
-                         "are empty; use fewer --num_shards or --output_file files")
-    summary = summarize(stats, config)
-    stats_path = os.path.join(os.path.dirname(config.output_files[0]) or ".", "pretraining_data_stats.json")
-    with tf.io.gfile.GFile(stats_path, "w") as f:
-        f.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    # Timing stays out of the JSON, so rebuilding the shards rewrites identical files.
-    return {**summary, "instances_per_second": written / (time.time() - start)}
+        raise ValueError(f"--num_shards={len(config.output_files)} (or that many --output_file files) is more than "
+                         f"the {written} instances made: {list(config.output_files[written:])} would be empty; "
+                         f"use at most {written}")
+    with tf.io.gfile.GFile(staged[_stats_path(config)], "w") as f:
+        f.write(json.dumps(summarize(stats, config), indent=2, sort_keys=True) + "\n")
+    return written
 
 
 def summarize(stats, config):
@@ -260,5 +348,6 @@ def summarize(stats, config):
         "masked_fraction": stats["masked"] / stats["tokens"],
         "sentence_order_swapped_fraction": stats["label_1"] / instances,
         "ngram_span_counts": {str(n): count for n, count in spans.items()},
+        "overlong_lines": stats["overlong_lines"],
         "output_files": list(config.output_files),
     }
