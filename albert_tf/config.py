@@ -1,12 +1,28 @@
 """`AlbertConfig`: the model shape, read from the original `albert_config.json` format."""
 
 import dataclasses
+import difflib
 import json
 import math
 
 import tensorflow as tf
+from absl import logging
 
 from albert_tf.layers.activations import ACTIVATION_NAMES
+
+
+# What every released albert_config.json states; a file without one of them is not taken to
+# mean the xxlarge default.
+SHAPE_KEYS = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+              "intermediate_size")
+# Keys of the original release's configs that its model never read.
+ORIGINAL_EXTRA_KEYS = ("net_structure_type", "gap_size", "num_memory_blocks", "layers_to_keep")
+# Keys the model does not use but known configs carry: the original's, and the transformers
+# config.json keys albert_tf.checkpoint.huggingface reads or writes.
+ACCEPTED_EXTRA_KEYS = ORIGINAL_EXTRA_KEYS + (
+    "model_type", "architectures", "layer_norm_eps", "classifier_dropout_prob", "position_embedding_type",
+    "id2label", "label2id", "num_labels", "bos_token_id", "eos_token_id", "pad_token_id",
+    "tie_word_embeddings", "problem_type", "transformers_version", "torch_dtype")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +34,10 @@ class AlbertConfig:
     name for the same function) is accepted as an alias. Keys the model does not use
     (`net_structure_type`, `gap_size`, `layers_to_keep`, ...) are kept in `extra` so a config
     read and written again loses nothing.
+
+    The defaults serve the constructor only: a config read from a file or dict must state the
+    model's shape (`SHAPE_KEYS`), and a key that is a near miss of a known one is an error, since
+    the default it leaves in place (xxlarge's) would silently train another model.
     """
 
     vocab_size: int
@@ -85,12 +105,23 @@ class AlbertConfig:
 
     @classmethod
     def from_dict(cls, values, source="config"):
-        """Builds a config from a dict in the original JSON layout; unknown keys go to `extra`."""
+        """Builds a config from a dict in the original JSON layout; other keys go to `extra`.
+
+        The `SHAPE_KEYS` must be present; a key no config has is an error when it is a near miss
+        of a known key (`hiden_size`), else a warning.
+        """
         if not isinstance(values, dict):
             raise ValueError(f"{source}: expected a JSON object, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        if "vocab_size" not in values:
-            raise ValueError(f"{source}: required field 'vocab_size' is missing")
+        for key in sorted(set(values) - known - set(ACCEPTED_EXTRA_KEYS)):
+            near = difflib.get_close_matches(key, sorted(known | set(ACCEPTED_EXTRA_KEYS)), n=1, cutoff=0.8)
+            if near:
+                raise ValueError(f"{source}: unknown field {key!r}; did you mean {near[0]}?")
+            logging.warning("%s: unknown field %r is kept but not used by the model.", source, key)
+        missing = [key for key in SHAPE_KEYS if key not in values]
+        if missing:
+            raise ValueError(f"{source}: required field(s) missing: {', '.join(missing)} (a config states the "
+                             "model's shape; the defaults would make it xxlarge)")
         kwargs = {k: v for k, v in values.items() if k in known}
         extra = {k: v for k, v in values.items() if k not in known}
         try:

@@ -122,8 +122,3 @@ def print_summary(job, outputs=(), results=None):
               if tf.io.gfile.exists(path)]
     print("\n".join(lines))
 
-
-def record_flags():
-    """Writes the job's flags to output_dir/flags.txt (rerun with --flagfile to repeat it)."""
-    tf.io.gfile.makedirs(FLAGS.output_dir)
-    FLAGS.append_flags_into_file(os.path.join(FLAGS.output_dir, "flags.txt"))

@@ -1,8 +1,16 @@
 """Device flags shared by every training entry point (the original TPUEstimator names plus ours),
-and the strategy they select."""
+the strategy they select, and what every training job does in its --output_dir: hold its lock
+and record its flags."""
 
-from absl import flags, logging
+import contextlib
+import os
+import sys
+import time
 
+import tensorflow as tf
+from absl import app, flags, logging
+
+from albert_tf.output_lock import OutputDirInUse, OutputLock
 from albert_tf.training import strategy as strategies
 
 FLAGS = flags.FLAGS
@@ -36,3 +44,43 @@ def create_strategy():
         logging.warning("--num_tpu_cores=%d, but the TPU has %d cores; using %d.", FLAGS.num_tpu_cores,
                         strategy.num_replicas_in_sync, strategy.num_replicas_in_sync)
     return strategy
+
+
+@contextlib.contextmanager
+def output_dir_locked(strategy):
+    """Holds --output_dir's lock (albert_tf.output_lock) for the job; a held one is a usage error.
+
+    Only the chief takes it: the other workers of a multi-worker job share the chief's folder
+    (writing only their own scratch subfolders), and would otherwise find it locked by the chief."""
+    if not strategies.is_chief(strategy):
+        yield
+        return
+    lock = OutputLock(FLAGS.output_dir, " ".join(sys.argv))
+    try:
+        lock.acquire()
+    except OutputDirInUse as error:
+        raise app.UsageError(f"--output_dir: {error}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def record_flags(strategy):
+    """Writes the job's flags to --output_dir/flags.txt (rerun with --flagfile to repeat the job)
+    and to flags-<UTC time>.txt, which no later run overwrites; on the chief only.
+
+    Call it once the job is validated (a failed resume must leave the flags it would be rerun
+    with in place) and with the lock held."""
+    if not strategies.is_chief(strategy):
+        return
+    text = FLAGS.flags_into_string()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    history, count = os.path.join(FLAGS.output_dir, f"flags-{stamp}.txt"), 1
+    while tf.io.gfile.exists(history):
+        count += 1
+        history = os.path.join(FLAGS.output_dir, f"flags-{stamp}-{count}.txt")
+    # Through tf.io.gfile: absl's own writer opens local files only.
+    for path in (history, os.path.join(FLAGS.output_dir, "flags.txt")):
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(text)

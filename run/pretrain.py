@@ -12,7 +12,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf
 from absl import app, flags
 
 import checkpoint_flags
@@ -78,13 +77,10 @@ def main(argv):
                              "original, where the flag had no effect); pass 0 and pre-masked records")
     albert_config = checkpoint_flags.resolve(FLAGS.init_checkpoint, need_spm_model=False).config
     strategy = job_flags.create_strategy()
-    config = pretraining_config()
-    tf.io.gfile.makedirs(FLAGS.output_dir)
-    # Through tf.io.gfile (absl's own writer opens local files only), and rewritten by a resumed job.
-    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "flags.txt"), "w") as f:
-        f.write(FLAGS.flags_into_string())
-
-    results = pretraining.run_pretraining(strategy, albert_config, config)
+    with job_flags.output_dir_locked(strategy):
+        job = pretraining.Pretraining(strategy, albert_config, pretraining_config())
+        job_flags.record_flags(strategy)
+        results = job.run()
     if results:
         print("eval results:")
         for key in pretraining.EVAL_KEYS:

@@ -107,45 +107,48 @@ def main(argv):
             if wanted:
                 data_file(task, split)
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
-    finetuning_flags.record_flags()
     strategy = job_flags.create_strategy()
-    config = finetuning_flags.finetuning_config()
-    finetuner = Finetuner(
-        strategy, lambda dtype: albert_tf.AlbertClassifier(albert_config, task.num_labels, FLAGS.classifier_dropout,
-                                                           dtype=dtype),
-        glue.per_example_loss(task), config)
+    with job_flags.output_dir_locked(strategy):
+        config = finetuning_flags.finetuning_config()
+        finetuner = Finetuner(
+            strategy, lambda dtype: albert_tf.AlbertClassifier(albert_config, task.num_labels, FLAGS.classifier_dropout,
+                                                               dtype=dtype),
+            glue.per_example_loss(task), config)
+        if FLAGS.do_train:  # a checkpoint that cannot be resumed fails before flags.txt is rewritten
+            finetuner.restore_for_training()
+        job_flags.record_flags(strategy)
 
-    evaluate = None
-    if FLAGS.do_eval:
-        eval_features, _ = cached_features(task, "dev", tokenizer)
-        eval_labels = labels_of(eval_features, task)
-        loss_fn = glue.per_example_loss(task)
+        evaluate = None
+        if FLAGS.do_eval:
+            eval_features, _ = cached_features(task, "dev", tokenizer)
+            eval_labels = labels_of(eval_features, task)
+            loss_fn = glue.per_example_loss(task)
 
-        def evaluate():
-            logits = finetuner.predict(eval_features, config.eval_batch_size)["logits"]
-            label_key = "label" if task.is_regression else "label_ids"
-            loss = float(np.mean(loss_fn({"logits": tf.constant(logits)}, {label_key: tf.constant(eval_labels)})))
-            # "loss" as the original's Estimator wrote it beside eval_loss (there a mean over batches)
-            return {**glue.task_metrics(task, eval_labels, logits), "eval_loss": loss, "loss": loss}
+            def evaluate():
+                logits = finetuner.predict(eval_features, config.eval_batch_size)["logits"]
+                label_key = "label" if task.is_regression else "label_ids"
+                loss = float(np.mean(loss_fn({"logits": tf.constant(logits)}, {label_key: tf.constant(eval_labels)})))
+                # "loss" as the original's Estimator wrote it beside eval_loss (there a mean over batches)
+                return {**glue.task_metrics(task, eval_labels, logits), "eval_loss": loss, "loss": loss}
 
-    if FLAGS.do_train:
-        train_features, _ = cached_features(task, "train", tokenizer)
-        finetuner.train(train_features, evaluate, task.metric)
-    elif FLAGS.do_eval:
-        finetuner.evaluate_all_checkpoints(evaluate, task.metric)
-    if FLAGS.do_predict:
-        finetuning_flags.restore_for_inference(finetuner)
-        test_features, stats = cached_features(task, "test", tokenizer)
-        write_predictions(task, finetuner.predict(test_features, config.predict_batch_size)["logits"], stats["ids"])
-        logging.info("Wrote test_results.tsv and submit_results.tsv to %s.", FLAGS.output_dir)
-    exported = None
-    if FLAGS.export_dir:
-        finetuning_flags.restore_for_inference(finetuner)
-        exported = export(finetuner.model, task)
-    finetuning_flags.print_summary(f"run_classifier.py {task.name}", ("eval_results.txt", "test_results.tsv",
-                                                                      "submit_results.tsv"))
-    if exported:
-        print(f"  exported {exported}")
+        if FLAGS.do_train:
+            train_features, _ = cached_features(task, "train", tokenizer)
+            finetuner.train(train_features, evaluate, task.metric)
+        elif FLAGS.do_eval:
+            finetuner.evaluate_all_checkpoints(evaluate, task.metric)
+        if FLAGS.do_predict:
+            finetuning_flags.restore_for_inference(finetuner)
+            test_features, stats = cached_features(task, "test", tokenizer)
+            write_predictions(task, finetuner.predict(test_features, config.predict_batch_size)["logits"], stats["ids"])
+            logging.info("Wrote test_results.tsv and submit_results.tsv to %s.", FLAGS.output_dir)
+        exported = None
+        if FLAGS.export_dir:
+            finetuning_flags.restore_for_inference(finetuner)
+            exported = export(finetuner.model, task)
+        finetuning_flags.print_summary(f"run_classifier.py {task.name}", ("eval_results.txt", "test_results.tsv",
+                                                                          "submit_results.tsv"))
+        if exported:
+            print(f"  exported {exported}")
 
 
 def export(model, task):

@@ -87,38 +87,42 @@ def main(argv):
     if FLAGS.task_name.lower() != "race":
         raise app.UsageError(f"--task_name={FLAGS.task_name!r}: run_race.py runs only 'race'")
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
-    finetuning_flags.record_flags()
     strategy = job_flags.create_strategy()
-    config = finetuning_flags.finetuning_config()
-    if FLAGS.num_keep_checkpoint is not None:
-        config = dataclasses.replace(config, keep_checkpoint_max=FLAGS.num_keep_checkpoint)
-    finetuner = Finetuner(
-        strategy, lambda dtype: albert_tf.AlbertMultipleChoice(albert_config, race.NUM_CHOICES, FLAGS.dropout_prob,
-                                                               dtype=dtype),
-        race.per_example_loss, config)
+    with job_flags.output_dir_locked(strategy):
+        config = finetuning_flags.finetuning_config()
+        if FLAGS.num_keep_checkpoint is not None:
+            config = dataclasses.replace(config, keep_checkpoint_max=FLAGS.num_keep_checkpoint)
+        finetuner = Finetuner(
+            strategy, lambda dtype: albert_tf.AlbertMultipleChoice(albert_config, race.NUM_CHOICES, FLAGS.dropout_prob,
+                                                                   dtype=dtype),
+            race.per_example_loss, config)
+        if FLAGS.do_train:  # a checkpoint that cannot be resumed fails before flags.txt is rewritten
+            finetuner.restore_for_training()
+        job_flags.record_flags(strategy)
 
-    evaluate = None
-    if FLAGS.do_eval:
-        evaluate = evaluator(finetuner, *cached_features("dev", FLAGS.eval_file, tokenizer), config.eval_batch_size)
-    if FLAGS.do_train:
-        train_features, _ = cached_features("train", FLAGS.train_file, tokenizer)
-        finetuner.train(train_features, evaluate, "eval_accuracy")
-    elif FLAGS.do_eval:
-        finetuner.evaluate_all_checkpoints(evaluate, "eval_accuracy")
-    if FLAGS.do_predict:
-        finetuning_flags.restore_for_inference(finetuner)
-        test_features, stats = cached_features("test", FLAGS.predict_file, tokenizer)
-        logits = finetuner.predict(test_features, config.predict_batch_size)["logits"]
-        labels = np.array([feature["label_ids"] for feature in test_features.as_numpy_iterator()])
-        results = race.race_metrics(labels, logits, stats["levels"])
-        with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "predict_results.txt"), "w") as f:
-            f.write("".join(f"{key} = {value}\n" for key, value in results.items()))
-        with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "test_predictions.tsv"), "w") as f:
-            f.write("id\tprediction\n" + "".join(f"{guid}\t{race.ANSWERS[choice]}\n" for guid, choice in
-                                                 zip(stats["ids"], np.argmax(logits, axis=-1))))
-        logging.info("test: %s", ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
-    finetuning_flags.print_summary("run_race.py", ("eval_results.txt", "predict_results.txt", "test_predictions.tsv"),
-                                   results if FLAGS.do_predict else None)
+        evaluate = None
+        if FLAGS.do_eval:
+            evaluate = evaluator(finetuner, *cached_features("dev", FLAGS.eval_file, tokenizer), config.eval_batch_size)
+        if FLAGS.do_train:
+            train_features, _ = cached_features("train", FLAGS.train_file, tokenizer)
+            finetuner.train(train_features, evaluate, "eval_accuracy")
+        elif FLAGS.do_eval:
+            finetuner.evaluate_all_checkpoints(evaluate, "eval_accuracy")
+        if FLAGS.do_predict:
+            finetuning_flags.restore_for_inference(finetuner)
+            test_features, stats = cached_features("test", FLAGS.predict_file, tokenizer)
+            logits = finetuner.predict(test_features, config.predict_batch_size)["logits"]
+            labels = np.array([feature["label_ids"] for feature in test_features.as_numpy_iterator()])
+            results = race.race_metrics(labels, logits, stats["levels"])
+            with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "predict_results.txt"), "w") as f:
+                f.write("".join(f"{key} = {value}\n" for key, value in results.items()))
+            with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "test_predictions.tsv"), "w") as f:
+                f.write("id\tprediction\n" + "".join(f"{guid}\t{race.ANSWERS[choice]}\n" for guid, choice in
+                                                     zip(stats["ids"], np.argmax(logits, axis=-1))))
+            logging.info("test: %s", ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
+        finetuning_flags.print_summary("run_race.py",
+                                       ("eval_results.txt", "predict_results.txt", "test_predictions.tsv"),
+                                       results if FLAGS.do_predict else None)
 
 
 if __name__ == "__main__":

@@ -181,48 +181,50 @@ def main(argv):
                              "evaluated questions overstates their scores (the original's defect). Name a held-out "
                              "file; predict_results.json reports that oracle figure as best_f1 anyway")
     albert_config, tokenizer = finetuning_flags.albert_config_and_tokenizer()
-    finetuning_flags.record_flags()
     strategy = job_flags.create_strategy()
+    with job_flags.output_dir_locked(strategy):
+        num_train_steps = num_warmup_steps = 1
+        if FLAGS.do_train:
+            _, train_dataset, train_stats = cached_features(FLAGS.train_feature_file, "train", FLAGS.train_file,
+                                                            tokenizer, True)
+            # The original counted questions, not windows: a long context's extra windows do not
+            # lengthen training.
+            num_train_steps = max(1, int(train_stats["examples"] / FLAGS.train_batch_size * FLAGS.num_train_epochs))
+            num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+            logging.info("Training %d steps (%d questions in %d windows, %.1f epochs), %d warmup.", num_train_steps,
+                         train_stats["examples"], train_stats["features"], FLAGS.num_train_epochs, num_warmup_steps)
+        config = finetuning_flags.finetuning_config(num_train_steps, num_warmup_steps)
+        finetuner = Finetuner(
+            strategy, lambda dtype: albert_tf.AlbertQuestionAnswerer(
+                albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top, FLAGS.end_n_top, FLAGS.dropout_prob,
+                dtype=dtype),
+            squad_loss.per_example_loss(FLAGS.version_2_with_negative), config)
+        if FLAGS.do_train:  # a checkpoint that cannot be resumed fails before flags.txt is rewritten
+            finetuner.restore_for_training()
+        job_flags.record_flags(strategy)
 
-    num_train_steps = num_warmup_steps = 1
-    if FLAGS.do_train:
-        _, train_dataset, train_stats = cached_features(FLAGS.train_feature_file, "train", FLAGS.train_file,
-                                                        tokenizer, True)
-        # The original counted questions, not windows: a long context's extra windows do not
-        # lengthen training.
-        num_train_steps = max(1, int(train_stats["examples"] / FLAGS.train_batch_size * FLAGS.num_train_epochs))
-        num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
-        logging.info("Training %d steps (%d questions in %d windows, %.1f epochs), %d warmup.", num_train_steps,
-                     train_stats["examples"], train_stats["features"], FLAGS.num_train_epochs, num_warmup_steps)
-    config = finetuning_flags.finetuning_config(num_train_steps, num_warmup_steps)
-    finetuner = Finetuner(
-        strategy, lambda dtype: albert_tf.AlbertQuestionAnswerer(
-            albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top, FLAGS.end_n_top, FLAGS.dropout_prob,
-            dtype=dtype),
-        squad_loss.per_example_loss(FLAGS.version_2_with_negative), config)
-
-    predict = None
-    if FLAGS.do_predict:
-        predict = predict_features(FLAGS.predict_feature_file, "predict", FLAGS.predict_file, tokenizer)
-    if FLAGS.do_train:
-        evaluate = None
-        if predict is not None and evaluable(predict[0]):
-            def evaluate():
-                return answer(finetuner, tokenizer, *predict)[3]
-        finetuner.train(train_dataset, evaluate, "f1")
-    if FLAGS.do_predict:
-        finetuning_flags.restore_for_inference(finetuner)
-        predictions, nbest, null_scores, results = answer(finetuner, tokenizer, *predict)
-        write_json("predictions.json", predictions)
-        write_json("nbest_predictions.json", nbest)
-        if null_scores is not None:
-            write_json("null_odds.json", null_scores)
-        if results:
-            logging.info("%s: %s", FLAGS.predict_file, ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
-            write_json("predict_results.json", results)
-    finetuning_flags.print_summary(
-        "run_squad.py", ("eval_results.txt", "predictions.json", "nbest_predictions.json", "null_odds.json",
-                         "predict_results.json"), results if FLAGS.do_predict else None)
+        predict = None
+        if FLAGS.do_predict:
+            predict = predict_features(FLAGS.predict_feature_file, "predict", FLAGS.predict_file, tokenizer)
+        if FLAGS.do_train:
+            evaluate = None
+            if predict is not None and evaluable(predict[0]):
+                def evaluate():
+                    return answer(finetuner, tokenizer, *predict)[3]
+            finetuner.train(train_dataset, evaluate, "f1")
+        if FLAGS.do_predict:
+            finetuning_flags.restore_for_inference(finetuner)
+            predictions, nbest, null_scores, results = answer(finetuner, tokenizer, *predict)
+            write_json("predictions.json", predictions)
+            write_json("nbest_predictions.json", nbest)
+            if null_scores is not None:
+                write_json("null_odds.json", null_scores)
+            if results:
+                logging.info("%s: %s", FLAGS.predict_file, ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
+                write_json("predict_results.json", results)
+        finetuning_flags.print_summary(
+            "run_squad.py", ("eval_results.txt", "predictions.json", "nbest_predictions.json", "null_odds.json",
+                             "predict_results.json"), results if FLAGS.do_predict else None)
 
 
 if __name__ == "__main__":

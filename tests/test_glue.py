@@ -1,10 +1,13 @@
 """GLUE: reading every task's TSV layout, bad rows, features, and run/run_classifier.py end to end."""
 
+import os
+
 import numpy as np
 import pytest
 
 from albert_tf import FullTokenizer
 from albert_tf.finetuning import glue
+from albert_tf.output_lock import OutputLock
 from tests.conftest import run_script
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
@@ -351,6 +354,19 @@ def test_a_learning_rate_below_zero_is_refused(tmp_path):
                         expect_failure=True)
 
     assert "--learning_rate must be a positive number, got -1.0" in result.stderr
+
+
+def test_a_refused_job_does_not_record_its_flags(tmp_path):
+    run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train", "--learning_rate=-1"), expect_failure=True)
+
+    assert not (tmp_path / "flags.txt").exists()
+
+
+def test_a_second_job_on_a_locked_output_dir_fails_naming_the_holder(tmp_path):
+    with OutputLock(str(tmp_path), "the first job"):
+        result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train"), expect_failure=True)
+
+    assert f"--output_dir: {tmp_path} is in use by another job: pid {os.getpid()}" in result.stderr
 
 
 def test_keep_checkpoint_max_below_zero_is_refused(tmp_path):

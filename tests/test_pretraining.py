@@ -17,6 +17,7 @@ import tensorflow as tf
 from albert_tf import AlbertConfig, AlbertPretrainer, CheckpointMismatchError
 from albert_tf.checkpoint import save_native_checkpoint
 from albert_tf.checkpoint.names import original_variable_map
+from albert_tf.output_lock import LOCK_FILE, OutputLock
 from albert_tf.training.pretraining import Pretraining, PretrainingConfig, run_pretraining
 from tests import numpy_albert
 from tests.conftest import REPO_ROOT, run_script, write_pretraining_records, write_tf1_checkpoint
@@ -366,6 +367,56 @@ def test_a_resumed_run_rewrites_its_flags_file(killed_and_resumed):
     flags_file = (killed_and_resumed[1] / "flags.txt").read_text()
 
     assert flags_file.count("--output_dir=") == 1
+
+
+@pytest.fixture(scope="module")
+def rerun_flags(shards, tmp_path_factory):
+    """(flags.txt, {timestamped copy: its text}) in --output_dir after a first run (2 steps), after a
+    resume refused for another --albert_config_file (with its stderr), after a resume to 4 steps."""
+    tmp_path = tmp_path_factory.mktemp("rerun")
+    flagfile = write_flagfile(tmp_path, shards, "out")
+    output = tmp_path / "out"
+    wider = tmp_path / "wider_config.json"
+    wider.write_text(dataclasses.replace(TINY, hidden_size=32).to_json_string())
+
+    def state():
+        return ((output / "flags.txt").read_text(),
+                {path.name: path.read_text() for path in sorted(output.glob("flags-*.txt"))})
+
+    run_script("pretrain.py", f"--flagfile={flagfile}", "--num_train_steps=2", "--nodo_eval")
+    first = state()
+    refused = run_script("pretrain.py", f"--flagfile={flagfile}", "--num_train_steps=2", "--nodo_eval",
+                         f"--albert_config_file={wider}", expect_failure=True)
+    after_refused = state()
+    run_script("pretrain.py", f"--flagfile={flagfile}", "--num_train_steps=4", "--nodo_eval")
+    return {"output": output, "first": first, "refused": (refused.stderr, after_refused), "resumed": state()}
+
+
+def test_a_refused_resume_leaves_the_flags_it_asks_to_rerun_with(rerun_flags):
+    stderr, after_refused = rerun_flags["refused"]
+
+    assert ("which this job cannot resume" in stderr, after_refused) == (True, rerun_flags["first"])
+
+
+def test_each_run_keeps_a_timestamped_copy_of_its_flags(rerun_flags):
+    first_flags, _ = rerun_flags["first"]
+    flags_file, copies = rerun_flags["resumed"]
+
+    assert ("--num_train_steps=4" in flags_file.splitlines(), list(copies.values())) == (True, [first_flags, flags_file])
+
+
+def test_a_finished_job_releases_its_output_dir(rerun_flags):
+    assert not (rerun_flags["output"] / LOCK_FILE).exists()
+
+
+def test_a_second_job_on_a_locked_output_dir_fails_before_any_work_naming_the_holder(tmp_path):
+    with OutputLock(str(tmp_path), "the first job"):
+        result = run_script("pretrain.py", "--flagfile=run/flags/quickstart.flags", f"--output_dir={tmp_path}",
+                            expect_failure=True, timeout=120)
+
+    assert (f"--output_dir: {tmp_path} is in use by another job: pid {os.getpid()} on host {socket.gethostname()}"
+            in result.stderr, f"delete {tmp_path / LOCK_FILE}" in result.stderr,
+            sorted(path.name for path in tmp_path.iterdir())) == (True, True, [])
 
 
 def test_outputs_go_through_tf_io_gfile_to_any_filesystem(tmp_path, shards):

@@ -21,7 +21,7 @@ import tensorflow as tf
 from albert_tf.checkpoint.assign import CheckpointMismatchError, assign_rows
 from albert_tf.checkpoint.huggingface_names import (ARCHITECTURES, BASE_PREFIX, EMBEDDING_PROJECTION, TIED,
                                                     huggingface_rows)
-from albert_tf.config import AlbertConfig
+from albert_tf.config import ORIGINAL_EXTRA_KEYS, AlbertConfig
 from albert_tf.models import (AlbertClassifier, AlbertEncoder, AlbertMultipleChoice, AlbertPretrainer,
                               AlbertQuestionAnswerer)
 from albert_tf.staging import written_aside
@@ -45,8 +45,6 @@ ACTIVATIONS_FROM_HF = {"gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu": 
                        "tanh": "tanh", "linear": "linear"}
 ACTIVATIONS_TO_HF = {"gelu": "gelu_new", "gelu_new": "gelu_new", "gelu_exact": "gelu", "relu": "relu",
                      "tanh": "tanh", "linear": "linear"}
-# Keys of the original release's configs that transformers carries along unused.
-ORIGINAL_EXTRA_KEYS = ("net_structure_type", "gap_size", "num_memory_blocks", "layers_to_keep")
 # Weights transformers registers as buffers: older folders saved them.
 BUFFERS = ("albert.embeddings.position_ids", "albert.embeddings.token_type_ids")
 

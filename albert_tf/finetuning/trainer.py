@@ -102,6 +102,7 @@ class Finetuner:
                                                   step_counter=self.optimizer.iterations, checkpoint_name="ckpt")
         self.writer = tf.summary.create_file_writer(config.output_dir)
         self._train_loop = None
+        self._restored_for_training = False
 
     @property
     def step(self):
@@ -110,7 +111,10 @@ class Finetuner:
     # --- checkpoints ------------------------------------------------------------------------
 
     def restore_for_training(self):
-        """Resumes from the last checkpoint in output_dir, else starts from `init_checkpoint`."""
+        """Resumes from the last checkpoint in output_dir, else starts from `init_checkpoint`.
+
+        `train` calls it unless it was called before: a job can learn that its checkpoint cannot
+        be resumed before it writes anything."""
         latest = self.manager.latest_checkpoint
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
@@ -122,6 +126,7 @@ class Finetuner:
         else:
             logging.warning("No --init_checkpoint: fine-tuning from random initialization; expect results near "
                             "chance (the original's issue #132).")
+        self._restored_for_training = True
 
     def restore_for_inference(self):
         """Loads the best checkpoint, else the last one, else `init_checkpoint`; returns its path.
@@ -180,7 +185,8 @@ class Finetuner:
         kept as `model.ckpt-best` (its step in best_trial.txt).
         """
         config = self.config
-        self.restore_for_training()
+        if not self._restored_for_training:
+            self.restore_for_training()
         # Reseeded with the step, so a resumed job does not replay the first batches.
         dataset = (train_features.shuffle(SHUFFLE_BUFFER, seed=config.seed + self.step).repeat()
                    .batch(config.train_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))

@@ -26,6 +26,7 @@ from albert_tf.data import pretraining_dataset
 from albert_tf.data.pretraining_dataset import is_record_mismatch
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.optimization import create_optimizer
+from albert_tf.training.strategy import is_chief
 
 EVAL_KEYS = ("global_step", "loss", "masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
              "sentence_order_loss")
@@ -128,15 +129,6 @@ def job_files(config):
     return (train_files if config.do_train else []), eval_files
 
 
-def is_chief(strategy):
-    """Whether this worker writes the job's outputs (always, except on non-chief workers)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type or isinstance(strategy, tf.distribute.TPUStrategy):
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
-
-
 def has_exact_resume(strategy):
     """Whether the input position can be checkpointed: one host feeding all replicas.
 
@@ -199,6 +191,17 @@ class Pretraining:
     @property
     def step(self):
         return int(self.optimizer.iterations.numpy())
+
+    def run(self):
+        """Trains and/or evaluates as the config says; returns the last eval results (or None)."""
+        results = None
+        if self.config.do_train:
+            results = self.train()
+        if self.config.do_eval and not self.config.do_train:
+            results = self.evaluate()
+        if not self.is_chief:
+            tf.io.gfile.rmtree(self.manager.directory)
+        return results
 
     def _restore_or_initialize(self):
         latest = tf.train.latest_checkpoint(self.config.output_dir)
@@ -442,12 +445,4 @@ def read_eval_results(path):
 
 def run_pretraining(strategy, albert_config, config):
     """Trains and/or evaluates as `config` says; returns the last eval results (or None)."""
-    job = Pretraining(strategy, albert_config, config)
-    results = None
-    if config.do_train:
-        results = job.train()
-    if config.do_eval and not config.do_train:
-        results = job.evaluate()
-    if not job.is_chief:
-        tf.io.gfile.rmtree(job.manager.directory)
-    return results
+    return Pretraining(strategy, albert_config, config).run()

@@ -56,3 +56,12 @@ def create_strategy(name, *, tpu_name=None, tpu_zone=None, gcp_project=None, mas
         strategy = tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
     logging.info("Strategy %s with %d replica(s).", type(strategy).__name__, strategy.num_replicas_in_sync)
     return strategy
+
+
+def is_chief(strategy):
+    """Whether this worker writes the job's outputs (always, except on non-chief workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type or isinstance(strategy, tf.distribute.TPUStrategy):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
