@@ -3,7 +3,10 @@ and the strategy they select."""
 
 from absl import flags, logging
 
-from albert_tf.training import strategy as strategies
+import startup
+from albert_tf.constants import STRATEGIES
+
+strategies = startup.lazy_import("albert_tf.training.strategy")
 
 FLAGS = flags.FLAGS
 
@@ -15,7 +18,7 @@ def define_device_flags():
     flags.DEFINE_string("gcp_project", None, "GCP project of the TPU.")
     flags.DEFINE_string("master", None, "TPU master address (used when --tpu_name is not given).")
     flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores; only checked against what the TPU reports.")
-    flags.DEFINE_enum("strategy", None, strategies.STRATEGIES,
+    flags.DEFINE_enum("strategy", None, STRATEGIES,
                       "tf.distribute strategy; default: tpu with --use_tpu, mirrored over several GPUs or "
                       "logical CPUs, else one_device.")
     flags.DEFINE_integer("num_logical_cpus", 0, "Split the CPU into this many logical devices (to run and test "
