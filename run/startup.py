@@ -38,9 +38,11 @@ STARTUP_NOISE = re.compile("|".join([
     r"\] failed call to cuInit: ",
 ]))
 
-# TensorFlow INFO messages (loggers "tensorflow" and "absl") that say nothing about the job: one after every
-# checkpoint save, and one per SavedModel write (an export writes two).
-HARMLESS_LOGS = ("Sharding callback duration: ", "Assets written to: ")
+# TensorFlow INFO messages (loggers "tensorflow" and "absl"; matched on their format strings) that say
+# nothing about the job: one after every checkpoint save, and for every SavedModel an export writes its
+# assets, its fingerprint, and the internal input names (captured resources) it renames.
+HARMLESS_LOGS = ("Sharding callback duration: ", "Assets written to: ", "Writing fingerprint to ",
+                 "Function `%s` contains input name(s) %s with unsupported characters which will be renamed")
 
 
 def verbose():
@@ -53,7 +55,8 @@ def verbose():
 
 class _HarmlessLogFilter(logging.Filter):
     def filter(self, record):
-        return not (isinstance(record.msg, str) and record.msg.startswith(HARMLESS_LOGS))
+        return not (record.levelno <= logging.INFO and isinstance(record.msg, str)
+                    and record.msg.startswith(HARMLESS_LOGS))
 
 
 _HARMLESS_LOG_FILTER = _HarmlessLogFilter()
