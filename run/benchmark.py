@@ -12,31 +12,33 @@ the machine's speed falls on both; the median is reported. keras-hub is an optio
 (`pip install -e .[bench]`).
 """
 
+import dataclasses
 import json
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import dataclasses
-import tempfile
-
-import keras
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import albert_tf
 import pretrain  # the pretraining flags, for `train`
-from albert_tf.data import pretraining_dataset
-from albert_tf.data.pretraining_instances import InstanceConfig
-from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
-from albert_tf.layers import MaskedLMHead, SentenceOrderHead
-from albert_tf.training.pretraining import Pretraining, expand_input_files
+
+keras = startup.lazy_import("keras")
+tf = startup.lazy_import("tensorflow")
+pretraining_dataset = startup.lazy_function("albert_tf.data", "pretraining_dataset")
+InstanceConfig = startup.lazy_function("albert_tf.data.pretraining_instances", "InstanceConfig")
+PretrainingDataConfig = startup.lazy_function("albert_tf.data.pretraining_writer", "PretrainingDataConfig")
+write_pretraining_data = startup.lazy_function("albert_tf.data.pretraining_writer", "write_pretraining_data")
+MaskedLMHead = startup.lazy_function("albert_tf.layers", "MaskedLMHead")
+SentenceOrderHead = startup.lazy_function("albert_tf.layers", "SentenceOrderHead")
+Pretraining = startup.lazy_function("albert_tf.training.pretraining", "Pretraining")
+expand_input_files = startup.lazy_function("albert_tf.training.pretraining", "expand_input_files")
 
 flags.DEFINE_string("config", "run/configs/albert_base.json", "albert_config.json of the model to time.")
 flags.DEFINE_integer("batch", 8, "Sequences per step.")
@@ -89,24 +91,29 @@ def keras_hub_backbone(config, dtype):
     return model, inputs
 
 
-class KerasHubPretrainer(keras.Model):
-    """keras-hub's AlbertBackbone under our MLM and SOP heads, to time the same pretraining step."""
+def keras_hub_pretrainer_class():
+    """`KerasHubPretrainer` (a class made when first needed, to import keras then)."""
 
-    def __init__(self, config, dtype=None):
-        super().__init__(dtype=dtype)
-        self.backbone, self.backbone_inputs = keras_hub_backbone(config, dtype)
-        self.masked_lm_head = MaskedLMHead(config.vocab_size, config.hidden_size, config.embedding_size,
-                                           config.hidden_act, config.initializer_range)
-        self.sentence_order_head = SentenceOrderHead(config.hidden_size, config.initializer_range)
-        self.masked_lm_head.build()
-        self.sentence_order_head.build()
+    class KerasHubPretrainer(keras.Model):
+        """keras-hub's AlbertBackbone under our MLM and SOP heads, to time the same pretraining step."""
 
-    def call(self, inputs, training=None):
-        outputs = self.backbone(self.backbone_inputs(inputs["input_word_ids"], inputs["input_mask"],
-                                                     inputs["input_type_ids"]), training=training)
-        return {"mlm_logits": self.masked_lm_head(outputs["sequence_output"], inputs["masked_lm_positions"],
-                                                  self.backbone.token_embedding.embeddings),
-                "sop_logits": self.sentence_order_head(outputs["pooled_output"])}
+        def __init__(self, config, dtype=None):
+            super().__init__(dtype=dtype)
+            self.backbone, self.backbone_inputs = keras_hub_backbone(config, dtype)
+            self.masked_lm_head = MaskedLMHead(config.vocab_size, config.hidden_size, config.embedding_size,
+                                               config.hidden_act, config.initializer_range)
+            self.sentence_order_head = SentenceOrderHead(config.hidden_size, config.initializer_range)
+            self.masked_lm_head.build()
+            self.sentence_order_head.build()
+
+        def call(self, inputs, training=None):
+            outputs = self.backbone(self.backbone_inputs(inputs["input_word_ids"], inputs["input_mask"],
+                                                         inputs["input_type_ids"]), training=training)
+            return {"mlm_logits": self.masked_lm_head(outputs["sequence_output"], inputs["masked_lm_positions"],
+                                                      self.backbone.token_embedding.embeddings),
+                    "sop_logits": self.sentence_order_head(outputs["pooled_output"])}
+
+    return KerasHubPretrainer
 
 
 def step_functions(model, jit_compile):
@@ -242,7 +249,7 @@ def benchmark_train():
     files = expand_input_files(config.input_files, "input_file")
     builders = {"albert_tf": albert_tf.AlbertPretrainer}
     if FLAGS.peer == "keras_hub":
-        builders["keras_hub"] = KerasHubPretrainer
+        builders["keras_hub"] = keras_hub_pretrainer_class()
     batch = config.train_batch_size
 
     def job(model_fn, **overrides):
@@ -440,4 +447,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    startup.run(main)

@@ -11,9 +11,9 @@ registers the SentencePiece ops.)
 import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from absl import app, flags
+
+import startup  # quiet start-up, TensorFlow after the flags
 
 flags.DEFINE_string("export_dir", None, "A version directory of an export (e.g. exports/sst2/1).")
 flags.DEFINE_string("signature", "serving_default", "The signature to call.")
@@ -57,4 +57,4 @@ def _plain(array):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    startup.run(main)

@@ -11,9 +11,10 @@ import filecmp
 
 from absl import app, flags
 
-from albert_tf.checkpoint import inspect_checkpoint
-from albert_tf.checkpoint.formats import COMPUTATION_FIELDS
-from albert_tf.config import AlbertConfig
+import albert_tf
+import startup
+
+formats = startup.lazy_import("albert_tf.checkpoint.formats")
 
 FLAGS = flags.FLAGS
 
@@ -23,7 +24,7 @@ class ModelFiles:
     """config: the `AlbertConfig`; spm_model_file and do_lower_case: the tokenizer's (None when
     neither flag nor checkpoint gives an spm model); checkpoint: the `CheckpointInfo`, or None."""
 
-    config: AlbertConfig
+    config: "albert_tf.AlbertConfig"
     spm_model_file: str
     do_lower_case: bool
     checkpoint: object
@@ -35,7 +36,7 @@ def resolve(checkpoint, checkpoint_flag="init_checkpoint", need_spm_model=True):
     info = None
     if checkpoint:
         try:
-            info = inspect_checkpoint(checkpoint)
+            info = formats.inspect_checkpoint(checkpoint)
         except (OSError, ValueError) as e:
             raise app.UsageError(f"--{checkpoint_flag}: {e}") from None
     return ModelFiles(_config(info, checkpoint_flag), _spm_model_file(info, checkpoint_flag, need_spm_model),
@@ -55,12 +56,12 @@ def hub_module_or_checkpoint():
 def _config(info, checkpoint_flag):
     if FLAGS.albert_config_file:
         try:
-            config = AlbertConfig.from_json_file(FLAGS.albert_config_file)
+            config = albert_tf.AlbertConfig.from_json_file(FLAGS.albert_config_file)
         except (OSError, ValueError) as e:
             raise app.UsageError(f"--albert_config_file: {e}") from None
         if info is not None and info.config is not None:
             differences = [f"{name}={getattr(config, name)!r} vs {getattr(info.config, name)!r}"
-                           for name in COMPUTATION_FIELDS if getattr(config, name) != getattr(info.config, name)]
+                           for name in formats.COMPUTATION_FIELDS if getattr(config, name) != getattr(info.config, name)]
             if differences:
                 raise app.UsageError(
                     f"--albert_config_file {FLAGS.albert_config_file} disagrees with the config that --{checkpoint_flag} "

@@ -11,15 +11,14 @@ the input holds is carried: the encoder, and the pretraining or fine-tuning head
 --albert_config_file and --spm_model_file are needed only where the input carries none.
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging
 
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import checkpoint_flags
-from albert_tf.checkpoint import build_model, load_checkpoint, save_checkpoint
-from albert_tf.finetuning import glue
+
+checkpoints = startup.lazy_import("albert_tf.checkpoint")
+glue = startup.lazy_import("albert_tf.finetuning.glue")
 
 flags.DEFINE_string("input_checkpoint", None, "Checkpoint prefix, directory, Hugging Face folder, keras-hub preset "
                     "or TF1 Hub module to convert.")
@@ -54,11 +53,11 @@ def main(argv):
     output_format = FLAGS.output_format or ("native" if info.format == "original" else "original")
     labels = label_names(info) if info.task == "classifier" else ()
     try:
-        model = build_model(info, files.config, label_names=labels)
+        model = checkpoints.build_model(info, files.config, label_names=labels)
         # Carry what the input has: a part it lacks (the pooler and sentence-order head of a transformers
         # AlbertForMaskedLM folder) keeps its random initialization and is named in a warning.
-        report = load_checkpoint(model, FLAGS.input_checkpoint, allow_missing_heads=True)
-        written = save_checkpoint(model, FLAGS.output_checkpoint, output_format, spm_model_file=files.spm_model_file,
+        report = checkpoints.load_checkpoint(model, FLAGS.input_checkpoint, allow_missing_heads=True)
+        written = checkpoints.save_checkpoint(model, FLAGS.output_checkpoint, output_format, spm_model_file=files.spm_model_file,
                                   do_lower_case=files.do_lower_case, label_names=labels, overwrite=FLAGS.overwrite)
     except (ValueError, FileExistsError) as e:
         raise app.UsageError(str(e)) from None
@@ -71,4 +70,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    startup.run(main)

@@ -12,13 +12,14 @@ complete: a killed run leaves an earlier output as it was, and the next run remo
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import tensorflow as tf
 from absl import app, flags, logging
 
-from albert_tf.data.pretraining_instances import InstanceConfig
-from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
+
+tf = startup.lazy_import("tensorflow")
+InstanceConfig = startup.lazy_function("albert_tf.data.pretraining_instances", "InstanceConfig")
+PretrainingDataConfig = startup.lazy_function("albert_tf.data.pretraining_writer", "PretrainingDataConfig")
+write_pretraining_data = startup.lazy_function("albert_tf.data.pretraining_writer", "write_pretraining_data")
 
 flags.DEFINE_string("input_file", None, "Input text: glob(s), comma-separated.")
 flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-separated (written round-robin).")
@@ -100,4 +101,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["input_file", "output_file"])
-    app.run(main)
+    startup.run(main)

@@ -12,23 +12,22 @@ TF1 Hub module brings its config, SentencePiece model, lowercasing and (HF class
 """
 
 import math
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging
 
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import albert_tf
 import checkpoint_flags
-from albert_tf.export import ExportConfig, export_saved_model
-from albert_tf.export.serving import TASKS, ExportConfigError
-from albert_tf.finetuning import glue
+from albert_tf.constants import EXPORT_TASKS
+
+serving = startup.lazy_import("albert_tf.export.serving")
+glue = startup.lazy_import("albert_tf.finetuning.glue")
 
 flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model (default: the checkpoint's).")
 flags.DEFINE_string("init_checkpoint", None, "Checkpoint to export, with the task's head: original TF1, native, a "
                     "Hugging Face folder, a keras-hub preset or an untarred TF1 Hub module.")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the model (default: the checkpoint's).")
-flags.DEFINE_enum("task", "encoder", list(TASKS), "Which model and outputs to export.")
+flags.DEFINE_enum("task", "encoder", list(EXPORT_TASKS), "Which model and outputs to export.")
 flags.DEFINE_string("export_dir", None, "The model's directory; the export goes to <export_dir>/<version>.")
 flags.DEFINE_integer("version", 1, "Version subdirectory (TF Serving serves the highest).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing version directory (only once the new export is complete).")
@@ -96,15 +95,16 @@ def main(argv):
         raise app.UsageError(f"--init_checkpoint does not fit --task={FLAGS.task}: {e}") from None
     except albert_tf.NonFiniteWeightsError as e:
         raise app.UsageError(f"--init_checkpoint: {e}") from None
-    config = ExportConfig(task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=files.do_lower_case,
-                          pair_input=pair_input(), label_names=labels, top_k=FLAGS.top_k,
-                          max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
-                          null_score_diff_threshold=FLAGS.null_score_diff_threshold,
-                          threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
+    config = serving.ExportConfig(
+        task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=files.do_lower_case,
+        pair_input=pair_input(), label_names=labels, top_k=FLAGS.top_k,
+        max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
+        null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+        threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
     try:
-        path = export_saved_model(model, config, files.spm_model_file, FLAGS.export_dir, FLAGS.version,
+        path = serving.export_saved_model(model, config, files.spm_model_file, FLAGS.export_dir, FLAGS.version,
                                   FLAGS.overwrite, FLAGS.hub_format)
-    except (FileExistsError, ExportConfigError) as e:
+    except (FileExistsError, serving.ExportConfigError) as e:
         raise app.UsageError(str(e)) from None
     logging.info("Exported to %s.", path)
     print(path)
@@ -112,4 +112,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["init_checkpoint", "export_dir"])
-    app.run(main)
+    startup.run(main)

@@ -7,13 +7,15 @@ flags into a `FinetuningConfig` with the functions below and a strategy with
 
 import os
 
-import tensorflow as tf
 from absl import app, flags
 
 import albert_tf
 import checkpoint_flags
 import job_flags
-from albert_tf.finetuning.trainer import BEST_CHECKPOINT, FinetuningConfig
+import startup
+
+tf = startup.lazy_import("tensorflow")
+trainer = startup.lazy_import("albert_tf.finetuning.trainer")
 
 FLAGS = flags.FLAGS
 
@@ -86,7 +88,7 @@ def finetuning_config(num_train_steps=None, num_warmup_steps=None):
     """
     evaluated_later = "do_eval" in FLAGS and FLAGS.do_train and not FLAGS.do_eval
     keep = 0 if evaluated_later and not FLAGS["keep_checkpoint_max"].present else FLAGS.keep_checkpoint_max
-    return FinetuningConfig(
+    return trainer.FinetuningConfig(
         output_dir=FLAGS.output_dir, train_batch_size=FLAGS.train_batch_size,
         eval_batch_size=getattr(FLAGS, "eval_batch_size", FLAGS.predict_batch_size),
         predict_batch_size=FLAGS.predict_batch_size, optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
@@ -115,7 +117,7 @@ def print_summary(job, outputs=(), results=None):
         with tf.io.gfile.GFile(best_trial) as f:
             step, metric, value = f.read().strip().split(":")
         lines.append(f"  best {metric} = {float(value):.4f} at step {step}: "
-                     f"{os.path.join(FLAGS.output_dir, BEST_CHECKPOINT)}")
+                     f"{os.path.join(FLAGS.output_dir, trainer.BEST_CHECKPOINT)}")
     if results:
         lines.append("  " + ", ".join(f"{key} = {value:.4f}" for key, value in results.items()))
     lines += [f"  wrote {path}" for path in (os.path.join(FLAGS.output_dir, name) for name in outputs)

@@ -7,17 +7,16 @@ that carries its config (Hugging Face, keras-hub, TF1 Hub module) the config too
 are freshly initialized. The inputs are random token ids with padding.
 """
 
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras
 import numpy as np
 from absl import app, flags
 
+import startup  # noqa: I001  (first: quiet start-up)
 import albert_tf
 import checkpoint_flags
+
+keras = startup.lazy_import("keras")
 
 TINY_CONFIG = "run/configs/albert_tiny.json"
 flags.DEFINE_string("albert_config_file", None, "The model's albert_config.json (default: the checkpoint's, else "
@@ -75,4 +74,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    startup.run(main)

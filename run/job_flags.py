@@ -7,11 +7,14 @@ import os
 import sys
 import time
 
-import tensorflow as tf
 from absl import app, flags, logging
 
-from albert_tf.output_lock import OutputDirInUse, OutputLock
-from albert_tf.training import strategy as strategies
+import startup
+from albert_tf.constants import STRATEGIES
+
+output_lock = startup.lazy_import("albert_tf.output_lock")
+strategies = startup.lazy_import("albert_tf.training.strategy")
+tf = startup.lazy_import("tensorflow")
 
 FLAGS = flags.FLAGS
 
@@ -23,7 +26,7 @@ def define_device_flags():
     flags.DEFINE_string("gcp_project", None, "GCP project of the TPU.")
     flags.DEFINE_string("master", None, "TPU master address (used when --tpu_name is not given).")
     flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores; only checked against what the TPU reports.")
-    flags.DEFINE_enum("strategy", None, strategies.STRATEGIES,
+    flags.DEFINE_enum("strategy", None, STRATEGIES,
                       "tf.distribute strategy; default: tpu with --use_tpu, mirrored over several GPUs or "
                       "logical CPUs, else one_device.")
     flags.DEFINE_integer("num_logical_cpus", 0, "Split the CPU into this many logical devices (to run and test "
@@ -55,10 +58,10 @@ def output_dir_locked(strategy):
     if not strategies.is_chief(strategy):
         yield
         return
-    lock = OutputLock(FLAGS.output_dir, " ".join(sys.argv))
+    lock = output_lock.OutputLock(FLAGS.output_dir, " ".join(sys.argv))
     try:
         lock.acquire()
-    except OutputDirInUse as error:
+    except output_lock.OutputDirInUse as error:
         raise app.UsageError(f"--output_dir: {error}") from None
     try:
         yield

@@ -8,15 +8,15 @@ as they are; batch sizes are global), plus --strategy, --num_logical_cpus, --eva
 command after an interruption resumes from the last checkpoint in --output_dir.
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags
 
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import checkpoint_flags
 import job_flags
-from albert_tf.training import pretraining
+
+tf = startup.lazy_import("tensorflow")
+pretraining = startup.lazy_import("albert_tf.training.pretraining")
 
 # The original run_pretraining.py flags, with its defaults.
 flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model to pretrain (default: the one "
@@ -89,4 +89,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["input_file", "output_dir"])
-    app.run(main)
+    startup.run(main)

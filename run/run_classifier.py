@@ -15,24 +15,26 @@ import math
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
-import tensorflow as tf
 from absl import app, flags, logging
 
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import albert_tf
 import finetuning_flags
 import job_flags
-from albert_tf.export import ExportConfig, export_saved_model
-from albert_tf.finetuning import feature_cache, glue
-from albert_tf.finetuning.trainer import Finetuner
+from albert_tf.constants import GLUE_TASK_NAMES
+
+tf = startup.lazy_import("tensorflow")
+serving = startup.lazy_import("albert_tf.export.serving")
+feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
+glue = startup.lazy_import("albert_tf.finetuning.glue")
+trainer = startup.lazy_import("albert_tf.finetuning.trainer")
 
 finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=5e-5, save_checkpoints_steps=1000,
                                      train_steps=1000, warmup_steps=0)
 flags.DEFINE_string("data_dir", None, "The GLUE folder with the task's subfolder (<data_dir>/MNLI/train.tsv, as the "
                     "original reads it), or the task's own folder of TSV files.")
-flags.DEFINE_string("task_name", None, f"One of {sorted(glue.GLUE_TASKS)} (case-insensitive).")
+flags.DEFINE_string("task_name", None, f"One of {sorted(GLUE_TASK_NAMES)} (case-insensitive).")
 flags.DEFINE_string("tfds_name", None, "Instead of --data_dir: a GLUE dataset prepared by TensorFlow Datasets, "
                     "e.g. glue/mrpc (read from --tfds_data_dir, never downloaded).")
 flags.DEFINE_string("tfds_data_dir", os.path.expanduser("~/tensorflow_datasets"), "Where --tfds_name is prepared.")
@@ -110,7 +112,7 @@ def main(argv):
     strategy = job_flags.create_strategy()
     with job_flags.output_dir_locked(strategy):
         config = finetuning_flags.finetuning_config()
-        finetuner = Finetuner(
+        finetuner = trainer.Finetuner(
             strategy, lambda dtype: albert_tf.AlbertClassifier(albert_config, task.num_labels, FLAGS.classifier_dropout,
                                                                dtype=dtype),
             glue.per_example_loss(task), config)
@@ -153,14 +155,14 @@ def main(argv):
 
 def export(model, task):
     """The classifier as a SavedModel taking raw text: the task's label names, its text inputs."""
-    config = ExportConfig(task="classifier", max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
+    config = serving.ExportConfig(task="classifier", max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
                           pair_input=task.train.text_b is not None, label_names=task.labels or ("score",),
                           threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
-    path = export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.export_dir, version=int(time.time()))
+    path = serving.export_saved_model(model, config, FLAGS.spm_model_file, FLAGS.export_dir, version=int(time.time()))
     logging.info("Exported to %s.", path)
     return path
 
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["task_name"])
-    app.run(main)
+    startup.run(main)

@@ -13,17 +13,18 @@ import dataclasses
 import hashlib
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
-import tensorflow as tf
 from absl import app, flags, logging
 
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import albert_tf
 import finetuning_flags
 import job_flags
-from albert_tf.finetuning import feature_cache, race
-from albert_tf.finetuning.trainer import Finetuner
+
+tf = startup.lazy_import("tensorflow")
+feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
+race = startup.lazy_import("albert_tf.finetuning.race")
+trainer = startup.lazy_import("albert_tf.finetuning.trainer")
 
 finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=1e-5, save_checkpoints_steps=100,
                                      train_steps=12000, warmup_steps=1000)
@@ -92,7 +93,7 @@ def main(argv):
         config = finetuning_flags.finetuning_config()
         if FLAGS.num_keep_checkpoint is not None:
             config = dataclasses.replace(config, keep_checkpoint_max=FLAGS.num_keep_checkpoint)
-        finetuner = Finetuner(
+        finetuner = trainer.Finetuner(
             strategy, lambda dtype: albert_tf.AlbertMultipleChoice(albert_config, race.NUM_CHOICES, FLAGS.dropout_prob,
                                                                    dtype=dtype),
             race.per_example_loss, config)
@@ -127,4 +128,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["data_dir"])
-    app.run(main)
+    startup.run(main)

@@ -16,17 +16,20 @@ never on the evaluated file itself (the original tuned it on the dev set it repo
 import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import tensorflow as tf
 from absl import app, flags, logging
 
+import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import albert_tf
 import finetuning_flags
 import job_flags
-from albert_tf.finetuning import feature_cache, squad_data, squad_loss, squad_metrics, squad_postprocess
-from albert_tf.finetuning.squad_data import SquadFeature
-from albert_tf.finetuning.trainer import Finetuner
+
+tf = startup.lazy_import("tensorflow")
+feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
+squad_data = startup.lazy_import("albert_tf.finetuning.squad_data")
+squad_loss = startup.lazy_import("albert_tf.finetuning.squad_loss")
+squad_metrics = startup.lazy_import("albert_tf.finetuning.squad_metrics")
+squad_postprocess = startup.lazy_import("albert_tf.finetuning.squad_postprocess")
+trainer = startup.lazy_import("albert_tf.finetuning.trainer")
 
 finetuning_flags.define_common_flags(max_seq_length=384, learning_rate=5e-5, save_checkpoints_steps=1000)
 flags.DEFINE_string("train_file", None, "SQuAD JSON for training.")
@@ -61,7 +64,7 @@ def windows_to_json(features):
 
 
 def windows_from_json(rows):
-    return [SquadFeature(example_index, [], [], [], [], {int(k): tuple(v) for k, v in spans},
+    return [squad_data.SquadFeature(example_index, [], [], [], [], {int(k): tuple(v) for k, v in spans},
                          {int(k): v for k, v in best}) for example_index, spans, best in rows]
 
 
@@ -194,7 +197,7 @@ def main(argv):
             logging.info("Training %d steps (%d questions in %d windows, %.1f epochs), %d warmup.", num_train_steps,
                          train_stats["examples"], train_stats["features"], FLAGS.num_train_epochs, num_warmup_steps)
         config = finetuning_flags.finetuning_config(num_train_steps, num_warmup_steps)
-        finetuner = Finetuner(
+        finetuner = trainer.Finetuner(
             strategy, lambda dtype: albert_tf.AlbertQuestionAnswerer(
                 albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top, FLAGS.end_n_top, FLAGS.dropout_prob,
                 dtype=dtype),
@@ -228,4 +231,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    startup.run(main)

@@ -82,14 +82,16 @@ def write_tf1_checkpoint(weights, prefix):
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_script(script, *flags, timeout=600, expect_failure=False):
+def run_script(script, *flags, timeout=600, expect_failure=False, env=None):
     """Runs `python run/<script> flags...` as a user would; returns the completed process.
 
-    It must succeed, or with `expect_failure` fail (for tests of error messages)."""
+    It must succeed, or with `expect_failure` fail (for tests of error messages). `env`: variables
+    to set beside the test's environment (None: to remove)."""
     import subprocess
     import sys
 
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
+    env = {key: value for key, value in env.items() if value is not None}
     result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "run", script), *map(str, flags)],
                             env=env, capture_output=True, text=True, timeout=timeout)
     if expect_failure:

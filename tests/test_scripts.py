@@ -10,9 +10,66 @@ from tests.conftest import REPO_ROOT, run_script, write_pretraining_records
 
 def test_forward_prints_every_output_of_the_tiny_model():
     result = run_script("forward.py", "--albert_config_file=run/configs/albert_tiny.json", "--batch_size=2",
-                        "--seq_length=16", "--max_predictions_per_seq=3")
+                        "--seq_length=16", "--max_predictions_per_seq=3", env=AS_A_USER_RUNS_IT)
 
     assert "mlm_logits       (2, 3, 4000)" in result.stdout and "encoder_outputs  4 x (2, 16, 64)" in result.stdout
+    assert result.stderr == ""  # TensorFlow's start-up lines are taken out
+
+
+# The test session quiets TensorFlow itself (conftest.py); scripts run as from a plain shell.
+AS_A_USER_RUNS_IT = {"TF_CPP_MIN_LOG_LEVEL": None, "ALBERT_TF_VERBOSE": None}
+
+ENTRY_POINTS = sorted(name for name in os.listdir(os.path.join(REPO_ROOT, "run"))
+                      if name.endswith(".py") and 'if __name__ == "__main__"' in open(os.path.join(REPO_ROOT, "run", name)).read())
+
+# Runs a script as `python run/<script> <flag>` does, then says whether TensorFlow was imported.
+IMPORTS_AFTER_FLAGS = """
+import os, runpy, sys
+script, flag = sys.argv[1:]
+sys.argv = [script, flag]
+sys.path.insert(0, os.path.dirname(script))
+try:
+    runpy.run_path(script, run_name="__main__")
+except SystemExit as e:
+    print("exit", e.code)
+print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("script", ENTRY_POINTS)
+def test_help_and_a_mistyped_flag_answer_before_tensorflow_is_imported(script):
+    import subprocess
+    import sys
+
+    assert len(ENTRY_POINTS) >= 13
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    for flag, expected in (("--help", "Try --helpfull to get a list of all flags."), ("--no_such_flag", "Unknown command line flag 'no_such_flag'")):
+        result = subprocess.run([sys.executable, "-c", IMPORTS_AFTER_FLAGS, os.path.join(REPO_ROOT, "run", script), flag],
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert expected in result.stdout + result.stderr, result.stderr
+        assert result.stdout.splitlines()[-2:] == ["exit 1", "tensorflow imported: False"], result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("verbose", [{"ALBERT_TF_VERBOSE": "1"}, {"flag": "--verbosity=1"}])
+def test_verbose_brings_tensorflow_start_up_logs_back(verbose):
+    flag = verbose.pop("flag", "--verbosity=0")
+    result = run_script("forward.py", "--batch_size=1", "--seq_length=8", "--max_predictions_per_seq=1", flag,
+                        env={**AS_A_USER_RUNS_IT, **verbose})
+
+    assert "WARNING: All log messages before absl::InitializeLog() is called" in result.stderr
+
+
+def test_fine_tuning_logs_its_warnings_but_not_tensorflow_chatter(tmp_path):
+    result = run_script("run_classifier.py", "--task_name=SST-2", "--data_dir=tfrecords/sample/glue",
+                        "--albert_config_file=run/configs/albert_tiny.json",
+                        "--spm_model_file=tfrecords/sample/botchan.model", f"--output_dir={tmp_path}",
+                        "--max_seq_length=16", "--train_batch_size=2", "--train_step=1", "--save_checkpoints_steps=1",
+                        "--do_train", env=AS_A_USER_RUNS_IT)
+
+    assert "No --init_checkpoint: fine-tuning from random initialization" in result.stderr  # a real warning
+    assert (tmp_path / "ckpt-1.index").exists()
+    noise = ("Sharding callback duration", "absl::InitializeLog", "oneDNN custom operations", "cuInit")
+    assert [line for line in result.stderr.splitlines() if any(text in line for text in noise)] == []
 
 
 @pytest.mark.slow

@@ -133,3 +133,12 @@ def test_predict_without_any_checkpoint_fails_at_once_instead_of_waiting(tmp_pat
                                                      "--do_predict"), expect_failure=True, timeout=120)
 
     assert "nothing to predict with" in result.stderr
+
+
+def test_training_leaves_out_the_pooler_that_no_span_head_reads(tmp_path):
+    small = small_squad(tmp_path, "2.0")
+    result = run_script("run_squad.py", *squad_flags(tmp_path / "out", small, small, "--do_train",
+                                                     "--version_2_with_negative", "--num_train_epochs=0.1"))
+
+    assert (tmp_path / "out" / "checkpoint").exists()
+    assert "Gradients do not exist" not in result.stderr, result.stderr  # Keras' warning for the pooler

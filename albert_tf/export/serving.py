@@ -30,12 +30,13 @@ import tempfile
 
 import tensorflow as tf
 
+from albert_tf.constants import EXPORT_TASKS
 from albert_tf.export import packing
 from albert_tf.export.warmup import write_warmup_requests
 from albert_tf.staging import discard, publish, staging_path
 from albert_tf.text import FullTokenizer, InGraphTokenizer
 
-TASKS = ("encoder", "pretraining", "classifier", "squad")
+TASKS = EXPORT_TASKS
 WARMUP_BATCH_SIZES = (1, 8)
 
 

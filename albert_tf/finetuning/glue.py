@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.constants import GLUE_TASK_NAMES
 from albert_tf.finetuning.features import encode_text
 from albert_tf.finetuning.metrics import classification_metrics, regression_metrics
 from albert_tf.progress import logged_progress
@@ -103,6 +104,7 @@ GLUE_TASKS = {task.name: task for task in (
     _index_pair_task("sts-b", (), "sentence1", "sentence2", "score", "STS-B", metric="pearson"),
     _index_pair_task("wnli", BINARY_LABELS, "sentence1", "sentence2", "label", "WNLI"),
 )}
+assert tuple(GLUE_TASKS) == GLUE_TASK_NAMES, "albert_tf.constants.GLUE_TASK_NAMES lists the tasks in order"
 
 @dataclasses.dataclass(frozen=True)
 class GlueExample:

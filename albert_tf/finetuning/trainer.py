@@ -151,7 +151,8 @@ class Finetuner:
     # --- training ---------------------------------------------------------------------------
 
     def _replica_train_step(self, batch):
-        variables = self.model.trainable_variables
+        unused = {id(variable) for variable in getattr(self.model, "unused_variables", ())}
+        variables = [variable for variable in self.model.trainable_variables if id(variable) not in unused]
         loss_scaling = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
 
         @tf.function(jit_compile=self.config.jit_compile)

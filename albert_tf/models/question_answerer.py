@@ -57,6 +57,12 @@ class AlbertQuestionAnswerer(ConfiguredModel):
         else:
             self.span_head.build((None, None, hidden))
 
+    @property
+    def unused_variables(self):
+        """The encoder's pooler, which no span head reads (kept so that checkpoints carry it); training
+        leaves it out of the gradient, as it would get none."""
+        return self.encoder.pooler.trainable_variables
+
     def call(self, inputs, training=None):
         sequence = ops.cast(self.encoder(inputs, training=training)["sequence_output"], "float32")
         if not self.version_2_with_negative:

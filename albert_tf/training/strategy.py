@@ -3,7 +3,7 @@
 import tensorflow as tf
 from absl import logging
 
-STRATEGIES = ("tpu", "mirrored", "multi_worker_mirrored", "one_device")
+from albert_tf.constants import STRATEGIES
 
 
 def split_cpu(num_logical_cpus):
