@@ -14,7 +14,7 @@ HELDOUT_V2 = "tfrecords/sample/SQuAD/heldout-v2.0.json"
 
 def small_squad(directory, version):
     data = json.load(open(f"tfrecords/sample/SQuAD/train-v{version}.json"))
-    data["data"] = data["data"][:6]
+    data["data"] = data["data"][:12]
     path = directory / f"small-v{version}.json"
     path.write_text(json.dumps(data))
     return str(path)
@@ -46,7 +46,7 @@ def test_run_squad_learns_its_training_questions(fitted):
 
     results = json.loads((output_dir / "predict_results.json").read_text())
 
-    # Fitting 12–18 questions it trained on shows windows, positions and decoding agree. Exact
+    # Fitting the 12 questions it trained on shows windows, positions and decoding agree. Exact
     # match, since the sample's one-word answers include articles, which v1.1's F1 scores 0.
     assert results["exact_match" if version == "1.1" else "exact"] > 75
 
