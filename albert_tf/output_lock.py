@@ -110,8 +110,8 @@ class OutputLock:
         return holder if isinstance(holder, dict) else {}
 
     def _is_stale(self, holder):
-        return holder.get("host") == self.record["host"] and isinstance(holder.get("pid"), int) and not _is_running(
-            holder["pid"])
+        return (holder.get("host") == self.record["host"] and isinstance(holder.get("pid"), int)
+                and not process_is_running(holder["pid"]))
 
     def _in_use_message(self, holder):
         command = str(holder.get("command", "?"))
@@ -121,7 +121,8 @@ class OutputLock:
                 f"running, delete {self.path}")
 
 
-def _is_running(pid):
+def process_is_running(pid):
+    """Whether a process `pid` runs on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,25 +1,43 @@
 """Writing a folder or file aside and moving it into place only once it is complete.
 
 A reader (TF Serving, `transformers`, a later job) never sees a half-written folder or file under
-its final name, and a killed writer leaves only a hidden sibling behind.
+its final name, and a killed writer leaves only a hidden sibling behind, named with its host and
+pid, so that a later writer can tell a dead writer's leftovers from a live writer's work.
 """
 
 import contextlib
 import os
+import re
+import socket
 import uuid
 
 import tensorflow as tf
+
+from albert_tf.output_lock import process_is_running
+
+_STAGING_SUFFIX = re.compile(r"\.incomplete-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{32}(\.replaced)?$")
 
 
 def staging_path(path):
     """A hidden sibling of `path` to write into (TF Serving ignores its non-numeric name; a glob of
     shards such as `pretraining.tfrecord-*` does not match it)."""
     parent, name = os.path.split(path.rstrip("/"))
-    return os.path.join(parent, f".{name}.incomplete-{uuid.uuid4().hex}")
+    return os.path.join(parent, f".{name}.incomplete-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}")
 
 
-def publish(staging, path):
-    """Moves a complete `staging` folder to `path`; an old `path` is given up only now."""
+def publish(staging, path, replace=True):
+    """Moves a complete `staging` folder to `path`; an old `path` is given up only now.
+
+    Without `replace`, a `path` that appeared while `staging` was written (another writer's) is
+    kept: `staging` is removed and `FileExistsError` raised."""
+    if not replace:
+        try:
+            tf.io.gfile.rename(staging, path, overwrite=False)
+        except (tf.errors.AlreadyExistsError, tf.errors.FailedPreconditionError, OSError):
+            discard(staging)
+            raise FileExistsError(f"{path} appeared while this was being written (another writer?); it is kept "
+                                  "and this output is dropped") from None
+        return
     if tf.io.gfile.exists(path):
         retired = staging + ".replaced"
         tf.io.gfile.rename(path, retired)
@@ -37,9 +55,28 @@ def discard(staging):
 
 
 def leftovers(pattern):
-    """The staging siblings that killed writers of the paths matching the glob `pattern` left behind."""
+    """The staging siblings that killed writers of the paths matching the glob `pattern` left behind:
+    those of writers on this host that are no longer running. A live writer's, or one of another
+    host's (whether it runs cannot be told from here), are not leftovers."""
     parent, name = os.path.split(pattern.rstrip("/"))
-    return tf.io.gfile.glob(os.path.join(parent, f".{name}.incomplete-*"))
+    found = []
+    for path in tf.io.gfile.glob(os.path.join(parent, f".{name}.incomplete-*")):
+        writer = _STAGING_SUFFIX.search(path)
+        if writer and writer["host"] == socket.gethostname() and not process_is_running(int(writer["pid"])):
+            found.append(path)
+    return found
+
+
+def remove_checkpoint_leftovers(directory):
+    """Removes the `<prefix>_temp/` folders of checkpoint saves that were killed in `directory`.
+
+    TensorFlow writes a checkpoint's shards there and merges them into `<prefix>.*` at the end of
+    the save; a folder left behind is orphaned and safe to remove (functional_saver.py says so).
+    Call it only while holding the directory's `OutputLock`, so no save is under way."""
+    removed = tf.io.gfile.glob(os.path.join(directory, "*_temp"))
+    for path in removed:
+        tf.io.gfile.rmtree(path)
+    return removed
 
 
 @contextlib.contextmanager

@@ -32,15 +32,26 @@ class ModelFiles:
 
 def resolve(checkpoint, checkpoint_flag="init_checkpoint", need_spm_model=True):
     """The job's `ModelFiles` from `--albert_config_file`, `--spm_model_file`, `--do_lower_case` and
-    the checkpoint (named `--<checkpoint_flag>` in errors); usage errors before any heavy work."""
+    the checkpoint (named `--<checkpoint_flag>` in errors), and `--max_seq_length` (where the script
+    has it) checked against the config; usage errors before any heavy work."""
     info = None
     if checkpoint:
         try:
             info = formats.inspect_checkpoint(checkpoint)
         except (OSError, ValueError) as e:
             raise app.UsageError(f"--{checkpoint_flag}: {e}") from None
-    return ModelFiles(_config(info, checkpoint_flag), _spm_model_file(info, checkpoint_flag, need_spm_model),
+    config = _config(info, checkpoint_flag)
+    _check_sequence_length(config)
+    return ModelFiles(config, _spm_model_file(info, checkpoint_flag, need_spm_model),
                       _do_lower_case(info, checkpoint_flag), info)
+
+
+def _check_sequence_length(config):
+    # Found here, before any data is read: past max_position_embeddings the position lookup fails
+    # deep inside a compiled step, after all the preprocessing.
+    if "max_seq_length" in FLAGS and FLAGS.max_seq_length > config.max_position_embeddings:
+        raise app.UsageError(f"--max_seq_length={FLAGS.max_seq_length} exceeds the model's max_position_embeddings="
+                             f"{config.max_position_embeddings}; use at most {config.max_position_embeddings}")
 
 
 def hub_module_or_checkpoint():

@@ -87,6 +87,10 @@ def build_model(albert_config, labels):
 def main(argv):
     del argv
     files = checkpoint_flags.resolve(FLAGS.init_checkpoint)
+    try:  # before anything is built; checked again when the export is put in place
+        serving.export_paths(FLAGS.export_dir, FLAGS.version, FLAGS.overwrite, FLAGS.hub_format)
+    except FileExistsError as e:
+        raise app.UsageError(f"--export_dir: {e}") from None
     labels = label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
     model = build_model(files.config, labels)
     try:
@@ -103,7 +107,7 @@ def main(argv):
         threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)
     try:
         path = serving.export_saved_model(model, config, files.spm_model_file, FLAGS.export_dir, FLAGS.version,
-                                  FLAGS.overwrite, FLAGS.hub_format)
+                                          FLAGS.overwrite, FLAGS.hub_format)
     except (FileExistsError, serving.ExportConfigError) as e:
         raise app.UsageError(str(e)) from None
     logging.info("Exported to %s.", path)

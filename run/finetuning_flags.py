@@ -99,6 +99,24 @@ def finetuning_config(num_train_steps=None, num_warmup_steps=None):
         mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile, seed=FLAGS.seed)
 
 
+def create_finetuner(strategy, model_fn, loss_fn, config):
+    """The job's `Finetuner`; settings it refuses are a one-line usage error."""
+    try:
+        return trainer.Finetuner(strategy, model_fn, loss_fn, config)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
+
+
+def restore_for_training(finetuner):
+    """The finetuner's last checkpoint in --output_dir, else --init_checkpoint: before any data is
+    read, so a checkpoint that does not fit is a one-line error up front."""
+    try:
+        finetuner.restore_for_training()
+    except (OSError, ValueError) as e:
+        resuming = finetuner.manager.latest_checkpoint is not None  # the error names --output_dir then
+        raise app.UsageError(str(e) if resuming else f"--init_checkpoint: {e}") from None
+
+
 def restore_for_inference(finetuner):
     """The finetuner's best (else latest, else --init_checkpoint) weights; a checkpoint that cannot
     serve is a one-line error."""

@@ -13,6 +13,7 @@ import startup
 from albert_tf.constants import STRATEGIES
 
 output_lock = startup.lazy_import("albert_tf.output_lock")
+staging = startup.lazy_import("albert_tf.staging")
 strategies = startup.lazy_import("albert_tf.training.strategy")
 tf = startup.lazy_import("tensorflow")
 
@@ -52,6 +53,7 @@ def create_strategy():
 @contextlib.contextmanager
 def output_dir_locked(strategy):
     """Holds --output_dir's lock (albert_tf.output_lock) for the job; a held one is a usage error.
+    Holding it, removes what killed checkpoint saves left there.
 
     Only the chief takes it: the other workers of a multi-worker job share the chief's folder
     (writing only their own scratch subfolders), and would otherwise find it locked by the chief."""
@@ -63,6 +65,8 @@ def output_dir_locked(strategy):
         lock.acquire()
     except output_lock.OutputDirInUse as error:
         raise app.UsageError(f"--output_dir: {error}") from None
+    for path in staging.remove_checkpoint_leftovers(FLAGS.output_dir):  # no save can be under way now
+        logging.warning("Removed %s, left by a checkpoint save that was killed.", path)
     try:
         yield
     finally:

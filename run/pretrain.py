@@ -78,7 +78,10 @@ def main(argv):
     albert_config = checkpoint_flags.resolve(FLAGS.init_checkpoint, need_spm_model=False).config
     strategy = job_flags.create_strategy()
     with job_flags.output_dir_locked(strategy):
-        job = pretraining.Pretraining(strategy, albert_config, pretraining_config())
+        try:  # settings, input files and --init_checkpoint are checked here, before any training
+            job = pretraining.Pretraining(strategy, albert_config, pretraining_config())
+        except (OSError, ValueError) as e:
+            raise app.UsageError(str(e)) from None
         job_flags.record_flags(strategy)
         results = job.run()
     if results:

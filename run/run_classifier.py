@@ -28,7 +28,6 @@ tf = startup.lazy_import("tensorflow")
 serving = startup.lazy_import("albert_tf.export.serving")
 feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
 glue = startup.lazy_import("albert_tf.finetuning.glue")
-trainer = startup.lazy_import("albert_tf.finetuning.trainer")
 
 finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=5e-5, save_checkpoints_steps=1000,
                                      train_steps=1000, warmup_steps=0)
@@ -112,12 +111,12 @@ def main(argv):
     strategy = job_flags.create_strategy()
     with job_flags.output_dir_locked(strategy):
         config = finetuning_flags.finetuning_config()
-        finetuner = trainer.Finetuner(
+        finetuner = finetuning_flags.create_finetuner(
             strategy, lambda dtype: albert_tf.AlbertClassifier(albert_config, task.num_labels, FLAGS.classifier_dropout,
                                                                dtype=dtype),
             glue.per_example_loss(task), config)
         if FLAGS.do_train:  # a checkpoint that cannot be resumed fails before flags.txt is rewritten
-            finetuner.restore_for_training()
+            finetuning_flags.restore_for_training(finetuner)
         job_flags.record_flags(strategy)
 
         evaluate = None

@@ -24,7 +24,6 @@ import job_flags
 tf = startup.lazy_import("tensorflow")
 feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
 race = startup.lazy_import("albert_tf.finetuning.race")
-trainer = startup.lazy_import("albert_tf.finetuning.trainer")
 
 finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=1e-5, save_checkpoints_steps=100,
                                      train_steps=12000, warmup_steps=1000)
@@ -93,12 +92,12 @@ def main(argv):
         config = finetuning_flags.finetuning_config()
         if FLAGS.num_keep_checkpoint is not None:
             config = dataclasses.replace(config, keep_checkpoint_max=FLAGS.num_keep_checkpoint)
-        finetuner = trainer.Finetuner(
+        finetuner = finetuning_flags.create_finetuner(
             strategy, lambda dtype: albert_tf.AlbertMultipleChoice(albert_config, race.NUM_CHOICES, FLAGS.dropout_prob,
                                                                    dtype=dtype),
             race.per_example_loss, config)
         if FLAGS.do_train:  # a checkpoint that cannot be resumed fails before flags.txt is rewritten
-            finetuner.restore_for_training()
+            finetuning_flags.restore_for_training(finetuner)
         job_flags.record_flags(strategy)
 
         evaluate = None

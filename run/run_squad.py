@@ -29,7 +29,6 @@ squad_data = startup.lazy_import("albert_tf.finetuning.squad_data")
 squad_loss = startup.lazy_import("albert_tf.finetuning.squad_loss")
 squad_metrics = startup.lazy_import("albert_tf.finetuning.squad_metrics")
 squad_postprocess = startup.lazy_import("albert_tf.finetuning.squad_postprocess")
-trainer = startup.lazy_import("albert_tf.finetuning.trainer")
 
 finetuning_flags.define_common_flags(max_seq_length=384, learning_rate=5e-5, save_checkpoints_steps=1000)
 flags.DEFINE_string("train_file", None, "SQuAD JSON for training.")
@@ -197,13 +196,13 @@ def main(argv):
             logging.info("Training %d steps (%d questions in %d windows, %.1f epochs), %d warmup.", num_train_steps,
                          train_stats["examples"], train_stats["features"], FLAGS.num_train_epochs, num_warmup_steps)
         config = finetuning_flags.finetuning_config(num_train_steps, num_warmup_steps)
-        finetuner = trainer.Finetuner(
+        finetuner = finetuning_flags.create_finetuner(
             strategy, lambda dtype: albert_tf.AlbertQuestionAnswerer(
                 albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top, FLAGS.end_n_top, FLAGS.dropout_prob,
                 dtype=dtype),
             squad_loss.per_example_loss(FLAGS.version_2_with_negative), config)
         if FLAGS.do_train:  # a checkpoint that cannot be resumed fails before flags.txt is rewritten
-            finetuner.restore_for_training()
+            finetuning_flags.restore_for_training(finetuner)
         job_flags.record_flags(strategy)
 
         predict = None

@@ -101,6 +101,16 @@ def run_script(script, *flags, timeout=600, expect_failure=False, env=None):
     return result
 
 
+def finished_process_id():
+    """The pid of a process that has ended (as a killed writer's has)."""
+    import subprocess
+    import sys
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    return finished.pid
+
+
 @pytest.fixture(scope="session")
 def pretrained_tiny_checkpoint(tmp_path_factory):
     """The tiny model pretrained for 300 steps on the sample shards (as the quickstart, shorter)."""

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 
@@ -23,7 +24,7 @@ from albert_tf.export import ExportConfig, export_saved_model
 from albert_tf.export import serving as serving_lib
 from albert_tf.finetuning import glue
 from albert_tf.finetuning.features import encode_tokens
-from tests.conftest import run_script
+from tests.conftest import finished_process_id, run_script
 from tests.harness import outputs_close
 from tests.serving_client import serve
 
@@ -527,3 +528,47 @@ def test_squad_v2_blanks_the_answer_when_the_null_score_reaches_the_threshold(ti
     span_text = "".join(context_pieces[start:end + 1]).replace("\u2581", " ").strip()
     assert blank["null_score"][0] == pytest.approx(null_score, abs=PARITY_ATOL)
     assert blank["answer"][0] == b"" and answered["answer"][0].decode() == span_text
+
+
+# --- empty batches, killed and concurrent exports ----------------------------------------------
+
+@pytest.mark.parametrize("name", ["encoder", "classifier", "pretraining", "squad"])
+def test_a_batch_of_no_strings_gets_empty_outputs(name, exports):
+    import tensorflow_text  # noqa: F401  (the export's tokenizer ops)
+
+    _, export_dir = exports(name)
+    serving_default = tf.saved_model.load(export_dir).signatures["serving_default"]
+    no_strings = {spec: tf.constant([], tf.string) for spec in serving_default.structured_input_signature[1]}
+
+    outputs = serving_default(**no_strings)
+
+    assert {key: value.shape[0] for key, value in outputs.items()} == {key: 0 for key in outputs}
+
+
+def test_an_export_that_finds_its_version_taken_when_done_keeps_the_other_and_fails(tiny, tmp_path, monkeypatch):
+    config, _, _ = tiny
+    write_warmup_requests = serving_lib.write_warmup_requests
+
+    def another_export_finishes_first(*args):
+        old_version(tmp_path)
+        write_warmup_requests(*args)
+    monkeypatch.setattr(serving_lib, "write_warmup_requests", another_export_finishes_first)
+    with pytest.raises(FileExistsError, match="appeared while this was being written"):
+        export_saved_model(albert_tf.AlbertEncoder(config), ExportConfig("encoder", max_seq_length=MAX_SEQ_LENGTH),
+                           SAMPLE_MODEL, str(tmp_path / "encoder"))
+
+    assert (os.listdir(tmp_path / "encoder"), os.listdir(tmp_path / "encoder" / "1")) == (["1"], ["old"])
+
+
+def test_the_next_export_removes_what_a_killed_export_left_but_not_a_running_ones(tiny, tmp_path):
+    config, _, _ = tiny
+    host, token = socket.gethostname(), "0" * 32
+    killed = tmp_path / "encoder" / f".1.incomplete-{host}-{finished_process_id()}-{token}"
+    running = tmp_path / "encoder" / f".1.incomplete-{host}-{os.getpid()}-{token}"
+    killed.mkdir(parents=True)
+    running.mkdir()
+
+    export_saved_model(albert_tf.AlbertEncoder(config), ExportConfig("encoder", max_seq_length=MAX_SEQ_LENGTH),
+                       SAMPLE_MODEL, str(tmp_path / "encoder"))
+
+    assert sorted(os.listdir(tmp_path / "encoder")) == sorted(["1", running.name])

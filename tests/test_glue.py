@@ -1,11 +1,13 @@
 """GLUE: reading every task's TSV layout, bad rows, features, and run/run_classifier.py end to end."""
 
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 
-from albert_tf import FullTokenizer
+from albert_tf import AlbertConfig, AlbertEncoder, FullTokenizer
+from albert_tf.checkpoint import save_native_checkpoint
 from albert_tf.finetuning import glue
 from albert_tf.output_lock import OutputLock
 from tests.conftest import run_script
@@ -367,6 +369,27 @@ def test_a_second_job_on_a_locked_output_dir_fails_naming_the_holder(tmp_path):
         result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train"), expect_failure=True)
 
     assert f"--output_dir: {tmp_path} is in use by another job: pid {os.getpid()}" in result.stderr
+
+
+def test_a_max_seq_length_past_the_position_embeddings_is_one_line_before_any_work(tmp_path):
+    result = run_script("run_classifier.py", *classifier_flags(tmp_path, "--do_train", "--max_seq_length=1000"),
+                        expect_failure=True)
+
+    assert "--max_seq_length=1000 exceeds the model's max_position_embeddings=128" in result.stderr \
+        and "Traceback" not in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_an_init_checkpoint_of_another_model_is_one_line_before_any_feature_is_built(tmp_path):
+    config = AlbertConfig.from_json_file("run/configs/albert_tiny.json")
+    other = save_native_checkpoint(AlbertEncoder(dataclasses.replace(config, hidden_size=32)),
+                                   str(tmp_path / "other" / "ckpt"))
+    output_dir = tmp_path / "out"
+
+    result = run_script("run_classifier.py", *classifier_flags(output_dir, "--do_train", f"--init_checkpoint={other}"),
+                        expect_failure=True)
+
+    assert result.stderr.strip().splitlines()[-1].startswith("--init_checkpoint: ") \
+        and "Traceback" not in result.stderr and not list(output_dir.glob("*.tf_record*"))
 
 
 def test_keep_checkpoint_max_below_zero_is_refused(tmp_path):

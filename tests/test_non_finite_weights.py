@@ -143,7 +143,7 @@ def test_export_refuses_a_checkpoint_with_non_finite_weights(sample_checkpoint_w
     checkpoint = sample_checkpoint_with_a_nan_weight / "model.ckpt-best"
     result = run_script("export_saved_model.py", f"--init_checkpoint={checkpoint}",
                         f"--albert_config_file={SAMPLE_CONFIG}", f"--spm_model_file={SAMPLE_MODEL}",
-                        "--task=classifier", "--task_name=SST-2", f"--export_dir={tmp_path / 'export'}",
+                        "--task=classifier", "--task_name=SST-2", "--max_seq_length=64", f"--export_dir={tmp_path / 'export'}",
                         expect_failure=True)
 
     assert "holds non-finite weights" in result.stderr and not (tmp_path / "export").exists()

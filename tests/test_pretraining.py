@@ -332,6 +332,28 @@ def test_script_splits_the_cpu_into_replicas(tmp_path, shards):
     assert "MirroredStrategy with 2 replica(s)" in result.stderr and (tmp_path / "split" / "ckpt-2.index").exists()
 
 
+def test_the_next_run_removes_what_a_killed_checkpoint_save_left(tmp_path, shards):
+    flagfile = write_flagfile(tmp_path, shards, "out")
+    # TensorFlow writes a save's shards under <prefix>_temp/ and merges them into <prefix> at its end.
+    left = tmp_path / "out" / "ckpt-4_temp"
+    left.mkdir(parents=True)
+    (left / "part-00000-of-00001.index").write_bytes(b"cut short")
+
+    run_script("pretrain.py", f"--flagfile={flagfile}", "--num_train_steps=2", "--nodo_eval")
+
+    assert not left.exists()
+
+
+def test_an_init_checkpoint_of_another_model_is_one_line_from_the_script(tmp_path, shards):
+    other = save_native_checkpoint(AlbertPretrainer(dataclasses.replace(TINY, hidden_size=32)),
+                                   str(tmp_path / "other" / "ckpt"))
+
+    result = run_script("pretrain.py", f"--flagfile={write_flagfile(tmp_path, shards, 'out')}",
+                        f"--init_checkpoint={other}", expect_failure=True)
+
+    assert "does not fit the model" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.fixture(scope="module")
 def killed_and_resumed(shards, tmp_path_factory):
     """(output of an uninterrupted run, output of a run killed with SIGKILL and rerun), same flags."""

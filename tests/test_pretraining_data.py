@@ -7,6 +7,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from albert_tf.data.pretraining_instances import (InstanceConfig, document_rng, 
                                                   is_start_piece, mask_tokens)
 from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
 from albert_tf.text import FullTokenizer
-from tests.conftest import REPO_ROOT, run_script
+from tests.conftest import REPO_ROOT, finished_process_id, run_script
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
 SAMPLE_CORPUS = "tfrecords/sample/botchan_corpus.txt"
@@ -521,18 +522,20 @@ def test_a_run_with_overwrite_that_fails_leaves_the_earlier_output_as_it_was(tmp
     assert listing(tmp_path / "out") == earlier
 
 
-def test_the_next_run_removes_what_a_killed_run_left_aside(tmp_path, absl_log):
+def test_the_next_run_removes_what_a_killed_run_left_aside_but_not_a_running_ones(tmp_path, absl_log):
     earlier = write_earlier_shards(tmp_path, shards=2)
-    left = [".pretraining.tfrecord-00001-of-00002.incomplete-0f3a",
-            ".pretraining.tfrecord-00003-of-00004.incomplete-9b2c",  # of a killed run with --num_shards=4
-            ".pretraining_data_stats.json.incomplete-77d1"]
-    for name in left:
+    killed, running = (f"{socket.gethostname()}-{pid}-{'0' * 32}" for pid in (finished_process_id(), os.getpid()))
+    left = [f".pretraining.tfrecord-00001-of-00002.incomplete-{killed}",
+            f".pretraining.tfrecord-00003-of-00004.incomplete-{killed}",  # of a killed run with --num_shards=4
+            f".pretraining_data_stats.json.incomplete-{killed}"]
+    in_progress = f".pretraining.tfrecord-00000-of-00002.incomplete-{running}"
+    for name in (*left, in_progress):
         (tmp_path / "out" / name).write_bytes(b"cut mid-rec")
 
     write_pretraining_data(short_document_config(tmp_path, shards=2))
 
     removed = re.findall(r"removing \S+/(\S+), left by a run that did not complete", absl_log.text)
-    assert (sorted(os.listdir(tmp_path / "out")), sorted(removed)) == (sorted(earlier), sorted(left))
+    assert (sorted(os.listdir(tmp_path / "out")), sorted(removed)) == (sorted([*earlier, in_progress]), sorted(left))
 
 
 def tool_flags(corpus, output_file, *flags):

@@ -152,8 +152,8 @@ def test_run_race_writes_one_chosen_option_per_test_question(race_run):
 
 def test_predict_alone_only_predicts_as_in_the_other_scripts(tmp_path):
     result = run_script("run_race.py", "--data_dir=tfrecords/sample/RACE", "--albert_config_file=run/configs/albert_tiny.json",
-                        f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={tmp_path}", "--do_predict",
-                        expect_failure=True)
+                        f"--spm_model_file={SAMPLE_MODEL}", f"--output_dir={tmp_path}", "--max_seq_length=64",
+                        "--do_predict", expect_failure=True)
 
     assert "nothing to predict with" in result.stderr and not list(tmp_path.glob("ckpt-*"))
 

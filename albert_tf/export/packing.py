@@ -49,5 +49,8 @@ def pack(ids_a, ids_b, max_seq_length, cls_id, sep_id):
     pieces = [tf.RaggedTensor.from_tensor(p) if isinstance(p, tf.Tensor) else p for p in pieces]
     word_ids = tf.concat(pieces, axis=1)
     type_ids = tf.concat([tf.ones_like(p) * t for p, t in zip(pieces, types)], axis=1)
-    return {"input_word_ids": word_ids.to_tensor(0), "input_mask": tf.ones_like(word_ids).to_tensor(0),
-            "input_type_ids": type_ids.to_tensor(0)}
+    # Every row has [CLS] and [SEP]; so has an empty batch's shape [0, 2], where the encoder reads position 0.
+    shape = tf.stack([batch, tf.maximum(word_ids.bounding_shape(axis=1), 2)])
+    return {"input_word_ids": word_ids.to_tensor(0, shape=shape),
+            "input_mask": tf.ones_like(word_ids).to_tensor(0, shape=shape),
+            "input_type_ids": type_ids.to_tensor(0, shape=shape)}

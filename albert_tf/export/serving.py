@@ -29,11 +29,12 @@ import os
 import tempfile
 
 import tensorflow as tf
+from absl import logging
 
 from albert_tf.constants import EXPORT_TASKS
 from albert_tf.export import packing
 from albert_tf.export.warmup import write_warmup_requests
-from albert_tf.staging import discard, publish, staging_path
+from albert_tf.staging import discard, leftovers, publish, staging_path
 from albert_tf.text import FullTokenizer, InGraphTokenizer
 
 TASKS = EXPORT_TASKS
@@ -257,12 +258,15 @@ def check_fits_the_model(config, albert_config, tokenizer):
             "(--albert_config_file): their ids would be past the word embeddings")
 
 
-def _version_dir(export_dir, version, overwrite):
-    """`<export_dir>/<version>`, refused at once if it exists and may not be replaced."""
-    path = os.path.join(export_dir, str(version))
-    if tf.io.gfile.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --version")
-    return path
+def export_paths(export_dir, version, overwrite=False, hub_format=False):
+    """The version folders an export writes, refused at once (`FileExistsError`) if one exists and may
+    not be replaced: call it before building anything."""
+    parents = [os.path.join(export_dir, part) for part in ("preprocessor", "encoder")] if hub_format else [export_dir]
+    paths = [os.path.join(parent, str(version)) for parent in parents]
+    for path in paths:
+        if tf.io.gfile.exists(path) and not overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --version")
+    return paths
 
 
 def _warmup_requests(serving, texts, as_ids):
@@ -299,13 +303,16 @@ def export_saved_model(model, config, spm_model_file, export_dir, version=1, ove
     Returns the two paths then.
 
     Raises `ExportConfigError` (a ValueError) when `config.max_seq_length` exceeds the model's
-    `max_position_embeddings` or the SentencePiece model has more pieces than its `vocab_size`.
+    `max_position_embeddings` or the SentencePiece model has more pieces than its `vocab_size`, and
+    `FileExistsError` when a version folder exists without `overwrite`, also one that another export
+    put in place while this one was written (that one is kept). Leftovers of exports killed on this
+    host are removed first.
     """
-    if hub_format:
-        paths = [_version_dir(os.path.join(export_dir, part), version, overwrite)
-                 for part in ("preprocessor", "encoder")]
-    else:
-        paths = [_version_dir(export_dir, version, overwrite)]
+    paths = export_paths(export_dir, version, overwrite, hub_format)
+    for path in paths:
+        for left in leftovers(path):
+            logging.warning("Removing %s, left by an export that did not complete.", left)
+            discard(left)
     staging = [staging_path(path) for path in paths]
     # The model's config is an asset under the name the original release used.
     with tempfile.TemporaryDirectory(prefix="albert_export_") as asset_dir:
@@ -326,5 +333,5 @@ def export_saved_model(model, config, spm_model_file, export_dir, version=1, ove
                 discard(directory)
             raise
     for directory, path in zip(staging, paths):
-        publish(directory, path)
+        publish(directory, path, replace=overwrite)
     return tuple(paths) if hub_format else paths[0]

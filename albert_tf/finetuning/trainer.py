@@ -117,7 +117,13 @@ class Finetuner:
         be resumed before it writes anything."""
         latest = self.manager.latest_checkpoint
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            except (AssertionError, ValueError, tf.errors.OpError) as error:
+                raise ValueError(
+                    f"--output_dir={self.config.output_dir} holds {latest}, which this job cannot resume: it was "
+                    "written for another model, task or --optimizer (rerun with the flags in its flags.txt, or use a "
+                    f"new --output_dir). {type(error).__name__}: {str(error)[:1000]}") from None
             check_finite(self.model.weights, f"--output_dir's last checkpoint {latest}")
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
