@@ -35,8 +35,12 @@ setuptools.setup(
         "tfds": ["tensorflow-datasets==4.9.10", "importlib_resources>=6"],
         # Reads and writes keras-hub presets (keras-hub defines the format).
         "keras_hub": ["keras-hub==0.32.*"],
+        # create_pretraining_data.py --runner: the data tool as a Beam pipeline. 2.77 installs beside
+        # TensorFlow 2.21 (it needs protobuf < 7, which TensorFlow 2.21 accepts); on Dataflow,
+        # apache-beam[gcp] of the same version.
+        "beam": ["apache-beam==2.77.*"],
         "test": ["pytest>=8", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6",
-                 "keras-hub==0.32.*"],
+                 "keras-hub==0.32.*", "apache-beam==2.77.*"],
         # Peers measured by run/benchmark.py; never needed at run time.
         "bench": ["keras-hub==0.32.*"],
     },

@@ -8,6 +8,10 @@ blank line between documents. New: --num_workers (processes; default: all cores)
 and seed give byte-identical shards for any --num_workers. The shards and the stats JSON are written
 aside (hidden `.<name>.incomplete-<id>` files beside them) and renamed into place once all are
 complete: a killed run leaves an earlier output as it was, and the next run removes what it left.
+
+With --runner (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner) it is an Apache Beam
+pipeline (`pip install -e ".[beam]"`) that makes the same records, order aside; the flags this tool
+does not define are Beam's pipeline options, and --num_workers, if given, is Beam's too.
 """
 
 import os
@@ -20,6 +24,8 @@ tf = startup.lazy_import("tensorflow")
 InstanceConfig = startup.lazy_function("albert_tf.data.pretraining_instances", "InstanceConfig")
 PretrainingDataConfig = startup.lazy_function("albert_tf.data.pretraining_writer", "PretrainingDataConfig")
 write_pretraining_data = startup.lazy_function("albert_tf.data.pretraining_writer", "write_pretraining_data")
+write_pretraining_data_beam = startup.lazy_function("albert_tf.data.pretraining_beam", "write_pretraining_data")
+PipelineOptions = startup.lazy_function("apache_beam.options.pipeline_options", "PipelineOptions")
 
 flags.DEFINE_string("input_file", None, "Input text: glob(s), comma-separated.")
 flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-separated (written round-robin).")
@@ -45,7 +51,34 @@ flags.DEFINE_integer("num_shards", 1, "Shards to split a single --output_file in
 flags.DEFINE_bool("overwrite", False, "Replace the shards of an earlier run here under another --num_shards (or "
                   "the unsharded file): they are removed once this run's shards are in place. Without it they "
                   "are an error before any work.")
+flags.DEFINE_string("runner", None, "Apache Beam runner (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner): "
+                    "run as a Beam pipeline; the flags this tool does not define are passed to Beam.")
+flags.DEFINE_bool("shuffle", False, "With --runner: order each shard's instances by a hash seeded with --random_seed "
+                  "(they are spread over the shards by it in any case); a worker holds a shard in memory.")
+flags.register_multi_flags_validator(
+    ["shuffle", "runner"], lambda values: values["runner"] or not values["shuffle"],
+    "--shuffle needs --runner: the local tool writes the instances in input order")
 FLAGS = flags.FLAGS
+
+
+def parse_flags(argv):
+    """absl's parsing; with --runner, the flags that this tool does not define are left for Beam."""
+    try:
+        beam_args = FLAGS(argv, known_only=True)
+    except flags.Error:
+        return app.parse_flags_with_usage(argv)  # absl's message and usage, and exit
+    return beam_args if FLAGS.runner else app.parse_flags_with_usage(argv)
+
+
+def pipeline_options(args):
+    """Beam's options from the flags left to it; one that Beam does not define either is an error."""
+    overrides = {"num_workers": FLAGS.num_workers} if FLAGS["num_workers"].present else {}
+    options = PipelineOptions(args, runner=FLAGS.runner, **overrides)
+    known = options.get_all_options()
+    unknown = [arg for arg in args if arg.startswith("--") and arg[2:].split("=")[0] not in known]
+    if unknown:
+        raise app.UsageError(f"{unknown}: flags of neither this tool nor Beam's pipeline options")
+    return options
 
 
 def input_files(patterns):
@@ -74,7 +107,6 @@ def output_files():
 
 
 def main(argv):
-    del argv
     if not FLAGS.spm_model_file:
         raise app.UsageError("--spm_model_file is required: ALBERT uses SentencePiece (the original's WordPiece "
                              "fallback with --vocab_file alone is not supported)")
@@ -91,7 +123,10 @@ def main(argv):
             favor_shorter_ngram=FLAGS.favor_shorter_ngram, do_whole_word_mask=FLAGS.do_whole_word_mask,
             random_next_sentence=FLAGS.random_next_sentence),
         overwrite=FLAGS.overwrite)
-    summary = write_pretraining_data(config)
+    if FLAGS.runner:
+        summary = write_pretraining_data_beam(config, pipeline_options(argv[1:]), FLAGS.shuffle)
+    else:
+        summary = write_pretraining_data(config)
     logging.info("Done.")
     print(f"{summary['instances']} instances from {summary['documents_per_pass']} documents x {FLAGS.dupe_factor}; "
           f"mean length {summary['mean_length']:.1f} tokens; {summary['masked_fraction']:.1%} masked; "
@@ -101,4 +136,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["input_file", "output_file"])
-    startup.run(main)
+    startup.run(main, parse_flags)

@@ -132,14 +132,14 @@ def lazy_function(module, name):
     return call
 
 
-def run(main):
-    """`absl.app.run(main)`, with TensorFlow imported (quietly) after the flags are parsed."""
+def run(main, flags_parser=app.parse_flags_with_usage):
+    """`absl.app.run(main, flags_parser)`, with TensorFlow imported (quietly) after the flags are parsed."""
 
     def quiet_main(argv):
         import_tensorflow()
         return main(argv)
 
-    app.run(quiet_main)
+    app.run(quiet_main, flags_parser=flags_parser)
 
 
 # A worker process that multiprocessing spawns runs a script's module-level code (importing this

@@ -80,49 +80,65 @@ def _groups(files):
         yield group
 
 
-_worker = {}
+class InstanceMaker:
+    """The per-document work, the same in the local pool and in the Beam pipeline
+    (`pretraining_beam`): tokenizing documents, and making the records of a group of them."""
+
+    def __init__(self, spm_model_file, do_lower_case, instance_config):
+        self.tokenizer = FullTokenizer(spm_model_file, do_lower_case)
+        self.config = instance_config
+        self.vocab_words = self.tokenizer.convert_ids_to_tokens(range(self.tokenizer.vocab_size))
+
+    def tokenize(self, documents):
+        """Documents (path, line numbers, lines) → (documents as lists of pieces, one list per line
+        that has any; (path, line number) of each line with more pieces than an instance can hold)."""
+        limit = self.config.max_seq_length - 3
+        tokenized, overlong = [], []
+        for path, numbers, lines in documents:
+            document = []
+            for number, tokens in zip(numbers, map(self.tokenizer.tokenize, lines)):
+                if len(tokens) > limit:
+                    overlong.append((path, number))
+                if tokens:
+                    document.append(tokens)
+            tokenized.append(document)
+        return tokenized, overlong
+
+    def group_records(self, seed, dupe, first_index, tokenized):
+        """The serialized records and statistics of one pass over a group of tokenized documents, the
+        first of them document `first_index` of the corpus. A random next sentence (NSP) comes from
+        another document of the group, so a group is the unit both paths hand out."""
+        records, stats = [], collections.Counter()
+        for offset, document in enumerate(tokenized):
+            others = [d for i, d in enumerate(tokenized) if i != offset and d]
+            rng = document_rng(seed, dupe, first_index + offset)
+            for instance in instances_from_document(document, self.config, self.vocab_words, rng, others):
+                records.append(_serialize(instance, self.tokenizer, self.config))
+                stats["instances"] += 1
+                stats["tokens"] += len(instance.tokens)
+                stats["masked"] += len(instance.masked_lm_positions)
+                stats["label_1"] += int(instance.is_random_next)
+                for n in instance.ngram_lengths:
+                    stats[f"ngram_{n}"] += 1
+        stats["documents"] = len(tokenized)
+        return records, stats
+
+
+_worker = None
 
 
 def _start_worker(spm_model_file, do_lower_case, instance_config):
-    tokenizer = FullTokenizer(spm_model_file, do_lower_case)
-    _worker.update(tokenizer=tokenizer, config=instance_config,
-                   vocab_words=tokenizer.convert_ids_to_tokens(range(tokenizer.vocab_size)))
+    global _worker
+    _worker = InstanceMaker(spm_model_file, do_lower_case, instance_config)
 
 
 def _tokenize_group(documents):
-    """Documents (path, line numbers, lines) → (documents as lists of pieces, one list per line that
-    has any; (path, line number) of each line with more pieces than an instance can hold)."""
-    tokenizer, limit = _worker["tokenizer"], _worker["config"].max_seq_length - 3
-    tokenized, overlong = [], []
-    for path, numbers, lines in documents:
-        document = []
-        for number, tokens in zip(numbers, map(tokenizer.tokenize, lines)):
-            if len(tokens) > limit:
-                overlong.append((path, number))
-            if tokens:
-                document.append(tokens)
-        tokenized.append(document)
-    return tokenized, overlong
+    return _worker.tokenize(documents)
 
 
 def _process_group(task):
     """(seed, dupe, first document index, tokenized documents) → (serialized records, statistics)."""
-    seed, dupe, first_index, tokenized = task
-    tokenizer, config = _worker["tokenizer"], _worker["config"]
-    records, stats = [], collections.Counter()
-    for offset, document in enumerate(tokenized):
-        others = [d for i, d in enumerate(tokenized) if i != offset and d]
-        rng = document_rng(seed, dupe, first_index + offset)
-        for instance in instances_from_document(document, config, _worker["vocab_words"], rng, others):
-            records.append(_serialize(instance, tokenizer, config))
-            stats["instances"] += 1
-            stats["tokens"] += len(instance.tokens)
-            stats["masked"] += len(instance.masked_lm_positions)
-            stats["label_1"] += int(instance.is_random_next)
-            for n in instance.ngram_lengths:
-                stats[f"ngram_{n}"] += 1
-    stats["documents"] = len(tokenized)
-    return records, stats
+    return _worker.group_records(*task)
 
 
 def _serialize(instance, tokenizer, config):
@@ -208,15 +224,20 @@ def _tokenize(worker_map, config, total_documents, tokenized, stats):
             overlong[path].append(number)
         progress.update(documents)
     logging.info("tokenized %d documents in %.0fs", total_documents, time.time() - progress.start)
-    limit = config.instance.max_seq_length - 3
     for path, numbers in overlong.items():
-        # A pair is cut to max_seq_length - 3 pieces ([CLS] and two [SEP] take the rest), so the rest
-        # of such a line never reaches an instance; a text without newlines loses almost all of itself.
-        logging.warning("%s:%d: %d line(s) of more than --max_seq_length - 3 = %d pieces, the first here: an "
-                        "instance holds at most %d pieces of a line and drops the rest; put one sentence per line",
-                        path, numbers[0], len(numbers), limit, limit)
+        warn_overlong(path, numbers, config.instance)
     stats["overlong_lines"] = sum(map(len, overlong.values()))
     return groups
+
+
+def warn_overlong(path, numbers, instance_config):
+    """One warning for the lines of a file (their line `numbers`) that are longer than an instance."""
+    # A pair is cut to max_seq_length - 3 pieces ([CLS] and two [SEP] take the rest), so the rest
+    # of such a line never reaches an instance; a text without newlines loses almost all of itself.
+    limit = instance_config.max_seq_length - 3
+    logging.warning("%s:%d: %d line(s) of more than --max_seq_length - 3 = %d pieces, the first here: an "
+                    "instance holds at most %d pieces of a line and drops the rest; put one sentence per line",
+                    path, numbers[0], len(numbers), limit, limit)
 
 
 def _write_records(results, writers, stats, total_documents, config):
@@ -231,18 +252,21 @@ def _write_records(results, writers, stats, total_documents, config):
     return written
 
 
-def _count_documents(files):
-    """Documents in all files; an error when there are none, a warning naming the files without any."""
-    counts = {path: sum(1 for _ in read_documents((path,))) for path in files}
+def count_documents(path):
+    return sum(1 for _ in read_documents((path,)))
+
+
+def check_document_counts(counts):
+    """The total of {path: documents}; an error when there are none, a warning naming the files without any."""
     empty = [path for path, count in counts.items() if not count]
     if len(empty) == len(counts):
-        raise ValueError(f"no documents in {list(files)}: the files are empty")
+        raise ValueError(f"no documents in {list(counts)}: the files are empty")
     if empty:
         logging.warning("no documents in %s (empty or blank): they add nothing", empty)
     return sum(counts.values())
 
 
-def _stats_path(config):
+def stats_path(config):
     return os.path.join(os.path.dirname(config.output_files[0]) or ".", STATS_FILE)
 
 
@@ -252,7 +276,7 @@ def _output_patterns(config):
     return [pattern for base in bases for pattern in (base, f"{base}-?????-of-?????")]
 
 
-def _earlier_outputs(config):
+def earlier_outputs(config):
     """The shards (or the unsharded file) of an earlier run here that this run's files would not
     replace; an error unless `config.overwrite`."""
     found = {path for pattern in _output_patterns(config) for path in tf.io.gfile.glob(pattern)}
@@ -264,43 +288,43 @@ def _earlier_outputs(config):
     return earlier
 
 
-def _remove_leftovers(config):
+def remove_leftovers(config):
     """Removes what runs killed before completing left aside here."""
-    for pattern in (*_output_patterns(config), _stats_path(config)):
+    for pattern in (*_output_patterns(config), stats_path(config)):
         for path in leftovers(pattern):
             logging.warning("removing %s, left by a run that did not complete", path)
             discard(path)
 
 
-def _put_in_place(staged, config, earlier):
+def put_in_place(staged, config, earlier):
     """Renames the complete files into place. The stats JSON goes first and comes back last, so a
     stats JSON beside the shards says they are one complete output even if a kill falls among the
     renames (it is not atomic over several files)."""
-    stats_path = _stats_path(config)
-    if tf.io.gfile.exists(stats_path):
-        tf.io.gfile.remove(stats_path)
+    stats = stats_path(config)
+    if tf.io.gfile.exists(stats):
+        tf.io.gfile.remove(stats)
     for path in config.output_files:
         tf.io.gfile.rename(staged[path], path, overwrite=True)
     for path in earlier:
         tf.io.gfile.remove(path)
-    tf.io.gfile.rename(staged[stats_path], stats_path, overwrite=True)
+    tf.io.gfile.rename(staged[stats], stats, overwrite=True)
 
 
 def write_pretraining_data(config):
     """Writes the shards; returns the statistics (also written as JSON next to the shards)."""
     check_config(config)
-    earlier = _earlier_outputs(config)
-    _remove_leftovers(config)
-    total_documents = _count_documents(config.input_files)
+    earlier = earlier_outputs(config)
+    remove_leftovers(config)
+    total_documents = check_document_counts({path: count_documents(path) for path in config.input_files})
     stats, start = collections.Counter(), time.time()
-    staged = {path: staging_path(path) for path in (*config.output_files, _stats_path(config))}
+    staged = {path: staging_path(path) for path in (*config.output_files, stats_path(config))}
     try:
         written = _write_aside(config, staged, total_documents, stats)
     except BaseException:
         for path in staged.values():
             discard(path)
         raise
-    _put_in_place(staged, config, earlier)
+    put_in_place(staged, config, earlier)
     # Timing stays out of the JSON, so rebuilding the shards rewrites identical files.
     return {**summarize(stats, config), "instances_per_second": written / (time.time() - start)}
 
@@ -325,16 +349,30 @@ def _write_aside(config, staged, total_documents, stats):
                     first += len(group)
 
         written = _write_records(worker_map(_process_group, tasks()), writers, stats, total_documents, config)
+    shards = len(config.output_files)
+    check_shard_counts([written // shards + (i < written % shards) for i in range(shards)], config)
+    write_stats(staged[stats_path(config)], stats, config)
+    return written
+
+
+def check_shard_counts(counts, config):
+    """An error unless each output file gets an instance (`counts`: instances per file): pretraining
+    would fail on an empty shard."""
+    written, shards = sum(counts), len(counts)
     if not written:
         raise ValueError(f"no instances from {list(config.input_files)}: every document is too short")
-    if written < len(config.output_files):
-        # Round-robin fills the first files only; pretraining would fail on an empty shard.
-        raise ValueError(f"--num_shards={len(config.output_files)} (or that many --output_file files) is more than "
-                         f"the {written} instances made: {list(config.output_files[written:])} would be empty; "
-                         f"use at most {written}")
-    with tf.io.gfile.GFile(staged[_stats_path(config)], "w") as f:
+    empty = [path for path, count in zip(config.output_files, counts) if not count]
+    if written < shards:
+        raise ValueError(f"--num_shards={shards} (or that many --output_file files) is more than the {written} "
+                         f"instances made: {empty} would be empty; use at most {written}")
+    if empty:
+        raise ValueError(f"--num_shards={shards}: {empty} would get none of the {written} instances made, which "
+                         "are spread over the shards by a hash of each; use fewer shards")
+
+
+def write_stats(path, stats, config):
+    with tf.io.gfile.GFile(path, "w") as f:
         f.write(json.dumps(summarize(stats, config), indent=2, sort_keys=True) + "\n")
-    return written
 
 
 def summarize(stats, config):
