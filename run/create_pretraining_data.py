@@ -123,10 +123,13 @@ def main(argv):
             favor_shorter_ngram=FLAGS.favor_shorter_ngram, do_whole_word_mask=FLAGS.do_whole_word_mask,
             random_next_sentence=FLAGS.random_next_sentence),
         overwrite=FLAGS.overwrite)
-    if FLAGS.runner:
-        summary = write_pretraining_data_beam(config, pipeline_options(argv[1:]), FLAGS.shuffle)
-    else:
-        summary = write_pretraining_data(config)
+    try:  # the inputs, the tokenizer and the settings are checked before any work; one line if they fail
+        if FLAGS.runner:
+            summary = write_pretraining_data_beam(config, pipeline_options(argv[1:]), FLAGS.shuffle)
+        else:
+            summary = write_pretraining_data(config)
+    except (OSError, ValueError) as e:
+        raise app.UsageError(str(e)) from None
     logging.info("Done.")
     print(f"{summary['instances']} instances from {summary['documents_per_pass']} documents x {FLAGS.dupe_factor}; "
           f"mean length {summary['mean_length']:.1f} tokens; {summary['masked_fraction']:.1%} masked; "

@@ -71,7 +71,10 @@ def albert_config_and_tokenizer():
         FLAGS.init_checkpoint, "albert_hub_module_handle" if FLAGS.albert_hub_module_handle else "init_checkpoint")
     FLAGS.spm_model_file, FLAGS.do_lower_case = files.spm_model_file, files.do_lower_case
     albert_config = files.config
-    tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case)
+    try:
+        tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case)
+    except (OSError, ValueError) as e:
+        raise app.UsageError(f"--spm_model_file: {e}") from None
     if tokenizer.vocab_size != albert_config.vocab_size:
         raise app.UsageError(
             f"the SentencePiece model {FLAGS.spm_model_file} has {tokenizer.vocab_size} pieces but the ALBERT config says "

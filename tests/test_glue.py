@@ -162,6 +162,23 @@ def test_a_row_with_a_missing_column_is_reported_with_file_and_line(tmp_path):
         glue.read_examples(str(tmp_path), glue.get_task("rte"), "train")
 
 
+def test_a_byte_that_is_not_utf_8_is_reported_with_file_and_line(tmp_path):
+    (tmp_path / "train.tsv").write_bytes(b"sentence\tlabel\na fine film\t1\nna\xefve\t0\n")
+
+    with pytest.raises(glue.GlueFormatError, match=r"train\.tsv:3: byte 0xef is not UTF-8"):
+        glue.read_examples(str(tmp_path), glue.get_task("sst-2"), "train")
+
+
+def test_a_text_file_given_as_the_sentencepiece_model_is_one_line_naming_the_flag(tmp_path):
+    vocabulary = tmp_path / "30k-clean.vocab"
+    vocabulary.write_text("<pad>\t0\n<unk>\t0\n")
+
+    result = run_script("run_classifier.py", *classifier_flags(tmp_path / "out", "--do_train"),
+                        f"--spm_model_file={vocabulary}", expect_failure=True)
+
+    assert result.stderr.strip().splitlines()[-1].startswith(f"--spm_model_file: {vocabulary} is not a SentencePiece")
+
+
 def test_a_byte_order_mark_before_the_header_is_ignored(tmp_path):
     header, row, expected = LAYOUTS["mrpc"]
     write_tsv(tmp_path / "train.tsv", ["\ufeff" + header[0]] + header[1:], [row])

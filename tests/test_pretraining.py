@@ -467,16 +467,38 @@ def test_every_files_first_record_is_checked_not_only_the_first_files(tmp_path, 
                         job(tmp_path, [*shards, *others, longer]))
 
 
-def test_a_file_that_mixes_record_lengths_stops_training_naming_the_flags(tmp_path):
+def test_a_file_that_mixes_record_lengths_stops_training_naming_the_file_and_record(tmp_path):
     fitting = Path(write_pretraining_records(tmp_path / "fitting", 1, SEQ, PREDICTIONS, VOCAB)).read_bytes()
     longer = Path(write_pretraining_records(tmp_path / "longer", 64, 32, PREDICTIONS, VOCAB)).read_bytes()
     mixed = tmp_path / "mixed.tfrecord"
     mixed.write_bytes(fitting + longer)  # TFRecord files concatenate into one file of both files' records
 
-    with pytest.raises(ValueError, match=r"a record of --input_file does not fit --max_seq_length=16 and "
-                                         r"--max_predictions_per_seq=3"):
+    with pytest.raises(ValueError, match=r"mixed\.tfrecord, record 1 \(from 0\): it does not fit max_seq_length=16 "
+                                         r"and max_predictions_per_seq=3\. .* leave it out of --input_file"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, [str(mixed)]))
+
+
+def test_a_corrupt_file_stops_training_naming_the_file_and_record(tmp_path, shards):
+    records = bytearray(Path(write_pretraining_records(tmp_path / "whole", 40, SEQ, PREDICTIONS, VOCAB)).read_bytes())
+    records[len(records) // 2] ^= 0xFF  # one flipped byte: its record's checksum no longer matches
+    corrupt = tmp_path / "corrupt.tfrecord"
+    corrupt.write_bytes(records)
+
+    with pytest.raises(ValueError, match=r"corrupt\.tfrecord, record 20 \(from 0\): the file is "
+                                         r"corrupt there \(corrupted record at \d+\)\. Rebuild the file"):
         run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY,
-                        job(tmp_path, [str(mixed)]))
+                        job(tmp_path, [shards[0], str(corrupt)], num_train_steps=20, steps_per_loop=20))
+
+
+def test_a_token_id_past_the_vocabulary_in_a_later_record_names_the_file_and_record(tmp_path, shards):
+    fitting = Path(write_pretraining_records(tmp_path / "fitting", 1, SEQ, PREDICTIONS, VOCAB)).read_bytes()
+    other_model = Path(write_pretraining_records(tmp_path / "other", 40, SEQ, PREDICTIONS, 4 * VOCAB, seed=1))
+    mixed = tmp_path / "mixed.tfrecord"
+    mixed.write_bytes(fitting + other_model.read_bytes())
+
+    with pytest.raises(ValueError, match=r"mixed\.tfrecord, record 1 \(from 0\): a token id does not fit "
+                                         rf"vocab_size={VOCAB}"):
+        run_pretraining(tf.distribute.OneDeviceStrategy("/cpu:0"), TINY, job(tmp_path, [str(mixed)]))
 
 
 def free_ports(count):

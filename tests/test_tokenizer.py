@@ -104,3 +104,11 @@ def test_model_without_albert_symbols_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match=r"plain\.model has no \['\[CLS\]', '\[SEP\]', '\[MASK\]'\] pieces"):
         FullTokenizer(str(tmp_path / "plain.model"))
+
+
+def test_a_file_that_is_not_a_sentencepiece_model_is_named(tmp_path):
+    vocabulary = tmp_path / "30k-clean.vocab"
+    vocabulary.write_text("<pad>\t0\n<unk>\t0\n")
+
+    with pytest.raises(ValueError, match=rf"{vocabulary} is not a SentencePiece model"):
+        FullTokenizer(str(vocabulary))

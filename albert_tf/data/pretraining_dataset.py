@@ -1,5 +1,7 @@
 """Pretraining TFRecords (the original `create_pretraining_data.py` schema) → `tf.data`."""
 
+import re
+
 import tensorflow as tf
 
 # The original record schema: feature → (dtype, length in units of max_seq_length (S) or
@@ -58,17 +60,53 @@ def check_records(files, max_seq_length, max_predictions_per_seq, vocab_size=Non
                              "were these shards made with another SentencePiece model?")
 
 
-def is_record_mismatch(error):
-    """Whether a tf.data error is a record that does not fit the parsing lengths (one past the
-    first of its file, which `check_records` does not read)."""
-    return isinstance(error, tf.errors.InvalidArgumentError) and "parse serialized Example" in error.message
+def is_bad_record(error):
+    """Whether a tf.data error is a record that cannot be trained on (one past the first of its file,
+    which `check_records` does not read): corrupt, not of the parsing lengths, or with a token id
+    past the vocabulary. `find_bad_record` then names it. (A file cut short at its end is not an
+    error to tf.data: it reads as ending at its last whole record.)"""
+    return isinstance(error, tf.errors.DataLossError) or (
+        isinstance(error, tf.errors.InvalidArgumentError)
+        and ("parse serialized Example" in error.message or TOKEN_ID_PAST_VOCABULARY in error.message))
 
 
-def parse_record(serialized, max_seq_length, max_predictions_per_seq):
-    """One serialized record → the model's input dict, int32 where the record has int64."""
+def find_bad_record(files, max_seq_length, max_predictions_per_seq, vocab_size=None):
+    """(file, record number from 0, what is wrong with it) of the first bad record of `files`, or None.
+
+    tf.data's errors name no file (the files are interleaved), so after one this reads the files
+    again, one by one, to name it.
+    """
+    for path in files:
+        records = tf.data.TFRecordDataset(path).map(
+            lambda record: parse_record(record, max_seq_length, max_predictions_per_seq, vocab_size))
+        count = 0
+        try:
+            for _ in records:
+                count += 1
+        except tf.errors.DataLossError as error:
+            found = re.search(r"\w+ record at \d+", error.message)
+            return path, count, f"the file is corrupt there ({found.group() if found else 'a checksum fails'})"
+        except tf.errors.InvalidArgumentError as error:
+            if TOKEN_ID_PAST_VOCABULARY in error.message:
+                return path, count, f"a token id does not fit vocab_size={vocab_size} of the ALBERT config"
+            return path, count, (f"it does not fit max_seq_length={max_seq_length} and max_predictions_per_seq="
+                                 f"{max_predictions_per_seq}")
+    return None
+
+
+TOKEN_ID_PAST_VOCABULARY = "token id past vocab_size"
+
+
+def parse_record(serialized, max_seq_length, max_predictions_per_seq, vocab_size=None):
+    """One serialized record → the model's input dict, int32 where the record has int64; with
+    `vocab_size`, a token id past it is an error (on GPUs and TPUs the embedding lookup would read
+    zeros or another row instead of failing)."""
     lengths = feature_lengths(max_seq_length, max_predictions_per_seq)
     spec = {name: tf.io.FixedLenFeature([lengths[name]], dtype) for name, (dtype, _, _) in RECORD_FEATURES.items()}
     parsed = tf.io.parse_single_example(serialized, spec)
+    if vocab_size is not None:
+        largest = tf.reduce_max(tf.concat([parsed["input_ids"], parsed["masked_lm_ids"]], 0))
+        tf.debugging.Assert(largest < vocab_size, [TOKEN_ID_PAST_VOCABULARY, largest])
     features = {}
     for name, (_, _, input_name) in RECORD_FEATURES.items():
         value = parsed[name]
@@ -89,7 +127,8 @@ def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_s
         input_context: a `tf.distribute.InputContext`; each pipeline then reads its own files
             (for evaluation from fewer files than pipelines: its own share of the records).
         seed: shuffle seed.
-        vocab_size: if given, each file's first record's token ids are checked against it.
+        vocab_size: if given, token ids are checked against it: each file's first record's before
+            any batch, every other record's as it is read.
     Batches have static shapes (`drop_remainder`), as TPUs need.
     """
     files = list(files)
@@ -112,6 +151,6 @@ def pretraining_dataset(files, batch_size, max_seq_length, max_predictions_per_s
         if shard_records:
             dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
         dataset = dataset.repeat()
-    dataset = dataset.map(lambda record: parse_record(record, max_seq_length, max_predictions_per_seq),
+    dataset = dataset.map(lambda record: parse_record(record, max_seq_length, max_predictions_per_seq, vocab_size),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -151,9 +151,15 @@ def read_examples(data_dir, task, split_name):
     """Examples of `split_name` ("train", "dev" or "test") from `data_dir` (see `split_path`), in file order."""
     split = getattr(task, split_name)
     path = split_path(data_dir, task, split_name)
-    with tf.io.gfile.GFile(path) as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    try:
         # MRPC's files start with a byte-order mark, which would otherwise stick to the first column name.
-        text = f.read().removeprefix("\ufeff")
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise GlueFormatError(f"{path}:{line}: byte 0x{data[e.start]:02x} is not UTF-8; GLUE files are UTF-8 "
+                              "(re-encode the file, e.g. with iconv)") from None
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
     header = None
     first_line = 1

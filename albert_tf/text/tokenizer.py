@@ -54,7 +54,11 @@ class FullTokenizer:
         if not tf.io.gfile.exists(spm_model_file):
             raise FileNotFoundError(f"SentencePiece model not found: {spm_model_file}")
         with tf.io.gfile.GFile(spm_model_file, "rb") as f:
-            self.processor = spm.SentencePieceProcessor(model_proto=f.read())
+            try:
+                self.processor = spm.SentencePieceProcessor(model_proto=f.read())
+            except RuntimeError:  # SentencePiece says only "could not parse ModelProto", naming no file
+                raise ValueError(f"{spm_model_file} is not a SentencePiece model (pass the .model file that "
+                                 "spm_train wrote, or that came with the checkpoint; not its .vocab)") from None
         self.spm_model_file = spm_model_file
         self.do_lower_case = do_lower_case
         # Python dict lookups: a call into SentencePiece per piece costs more than the lookup itself.

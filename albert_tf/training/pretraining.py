@@ -23,7 +23,7 @@ from albert_tf import losses
 from albert_tf.checkpoint import check_finite, load_checkpoint, save_original_checkpoint
 from albert_tf.checkpoint.finite import check_before_saving
 from albert_tf.data import pretraining_dataset
-from albert_tf.data.pretraining_dataset import is_record_mismatch
+from albert_tf.data.pretraining_dataset import find_bad_record, is_bad_record
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.optimization import create_optimizer
 from albert_tf.training.strategy import is_chief
@@ -321,7 +321,7 @@ class Pretraining:
             to_checkpoint = config.save_checkpoints_steps - self.step % config.save_checkpoints_steps
             num_steps = min(config.steps_per_loop, config.num_train_steps - self.step, to_checkpoint)
             loop_start = time.time()
-            with self._records_checked("--input_file"):
+            with self._records_checked("--input_file", self.train_files):
                 mlm, sop = (float(x) for x in self.train_loop(tf.constant(num_steps)))
             if not math.isfinite(mlm + sop):
                 raise FloatingPointError(
@@ -341,18 +341,21 @@ class Pretraining:
         return results
 
     @contextlib.contextmanager
-    def _records_checked(self, flag):
-        """Names the flags that a record failing to parse disagrees with, instead of tf.data's error."""
+    def _records_checked(self, flag, files):
+        """Names the file and record that tf.data failed on, and what to do, instead of its error."""
         try:
             yield
-        except tf.errors.InvalidArgumentError as error:
-            if not is_record_mismatch(error):
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
+            if not is_bad_record(error):
                 raise
-            raise ValueError(
-                f"a record of {flag} does not fit --max_seq_length={self.config.max_seq_length} and "
-                f"--max_predictions_per_seq={self.config.max_predictions_per_seq}. The first record of every file "
-                "does, so a file mixes records made with other settings; rebuild it with create_pretraining_data.py. "
-                f"tf.data said: {error.message.splitlines()[0][:500]}") from None
+            logging.info("A record of %s cannot be read; looking for it...", flag)
+            bad = find_bad_record(files, self.config.max_seq_length, self.config.max_predictions_per_seq,
+                                  self.albert_config.vocab_size)
+            if bad:
+                raise ValueError(f"{bad[0]}, record {bad[1]} (from 0): {bad[2]}. Rebuild the file with "
+                                 f"create_pretraining_data.py, or leave it out of {flag}.") from None
+            raise ValueError(f"a record of {flag} cannot be read: rebuild its file with create_pretraining_data.py. "
+                             f"tf.data said: {error.message[:500]}") from None
 
     def _log_progress(self, num_steps, mlm, sop, seconds, start_step, start_time):
         step = self.step
@@ -401,7 +404,8 @@ class Pretraining:
                 lambda context: self._dataset(self.eval_files, context.get_per_replica_batch_size(
                     config.eval_batch_size) * context.num_replicas_in_sync // context.num_input_pipelines,
                     False, context)))
-        with self._records_checked("--eval_input_file" if config.eval_input_files else "--input_file"):
+        with self._records_checked("--eval_input_file" if config.eval_input_files else "--input_file",
+                                   self.eval_files):
             sums = self.eval_loop(iterator, tf.constant(config.max_eval_steps))
         results = {key: float(value) for key, value in losses.metric_results(sums).items()}
         # The original's "loss" averaged per-batch losses; the sum of the two loss metrics over
