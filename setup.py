@@ -35,8 +35,11 @@ setuptools.setup(
         "tfds": ["tensorflow-datasets==4.9.10", "importlib_resources>=6"],
         # Reads and writes keras-hub presets (keras-hub defines the format).
         "keras_hub": ["keras-hub==0.32.*"],
+        # The LiteRT interpreter that runs run/export_litert.py's files (TensorFlow's own tf.lite.Interpreter
+        # is deprecated and lacks the runtime's newer kernels).
+        "litert": ["ai-edge-litert==2.3.*"],
         "test": ["pytest>=8", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6",
-                 "keras-hub==0.32.*"],
+                 "keras-hub==0.32.*", "ai-edge-litert==2.3.*"],
         # Peers measured by run/benchmark.py; never needed at run time.
         "bench": ["keras-hub==0.32.*"],
     },

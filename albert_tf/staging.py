@@ -19,12 +19,12 @@ def staging_path(path):
 
 
 def publish(staging, path):
-    """Moves a complete `staging` folder to `path`; an old `path` is given up only now."""
+    """Moves a complete `staging` folder or file to `path`; an old `path` is given up only now."""
     if tf.io.gfile.exists(path):
         retired = staging + ".replaced"
         tf.io.gfile.rename(path, retired)
         tf.io.gfile.rename(staging, path)
-        tf.io.gfile.rmtree(retired)
+        discard(retired)
     else:
         tf.io.gfile.rename(staging, path)
 
