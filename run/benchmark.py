@@ -527,7 +527,7 @@ def litert_squad(Interpreter, litert, config, scratch):
 
     def scores(outputs):
         predictions = squad_postprocess.decode(examples, features, outputs, 20, 30, False)[0]
-        return predictions, squad_metrics.evaluate(examples, predictions)
+        return predictions, squad_metrics.evaluate(examples, predictions, version_2_with_negative=False)
 
     keras_predictions, keras_metrics = scores(keras_outputs)
     print(f"\nSQuAD 1.1 sample dev ({len(examples)} questions, {len(features)} windows), {FLAGS.squad_checkpoint}: "
