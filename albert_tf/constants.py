@@ -8,5 +8,8 @@ STRATEGIES = ("tpu", "mirrored", "multi_worker_mirrored", "one_device")
 # What `albert_tf.export.export_saved_model` exports.
 EXPORT_TASKS = ("encoder", "pretraining", "classifier", "squad")
 
+# The weight storage `albert_tf.export.litert.export_litert` converts to.
+LITERT_QUANTIZATIONS = ("none", "float16", "dynamic_int8")
+
 # The GLUE tasks of `albert_tf.finetuning.glue.GLUE_TASKS` (the original's names).
 GLUE_TASK_NAMES = ("cola", "mnli", "mismnli", "ax", "mrpc", "qnli", "qqp", "rte", "sst-2", "sts-b", "wnli")

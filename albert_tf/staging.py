@@ -26,7 +26,7 @@ def staging_path(path):
 
 
 def publish(staging, path, replace=True):
-    """Moves a complete `staging` folder to `path`; an old `path` is given up only now.
+    """Moves a complete `staging` folder or file to `path`; an old `path` is given up only now.
 
     Without `replace`, a `path` that appeared while `staging` was written (another writer's) is
     kept: `staging` is removed and `FileExistsError` raised."""
@@ -42,7 +42,7 @@ def publish(staging, path, replace=True):
         retired = staging + ".replaced"
         tf.io.gfile.rename(path, retired)
         tf.io.gfile.rename(staging, path)
-        tf.io.gfile.rmtree(retired)
+        discard(retired)
     else:
         tf.io.gfile.rename(staging, path)
 

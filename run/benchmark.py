@@ -4,6 +4,8 @@
     python run/benchmark.py train --flagfile=run/flags/quickstart.flags --peer=keras_hub --curve_steps=200
     python run/benchmark.py data --data_dupe_factor=40 --original_tool=PATH/albert/create_pretraining_data.py
     python run/benchmark.py serve --export_dir=exports/sst2/1
+    python run/benchmark.py litert --config=run/configs/albert_base.json --seq=128 \
+        --sst2_checkpoint=tfrecords/sst2_output/model.ckpt-best --squad_checkpoint=tfrecords/squad1_output/model.ckpt-best
 
 `model` times a forward pass and a training step (forward + backward + optimizer update) of
 our `AlbertEncoder` and of keras-hub's `AlbertBackbone` built from the same config, for each
@@ -63,6 +65,12 @@ flags.DEFINE_string("original_tool", None,
                     "with the same flags, the original in its one process.")
 flags.DEFINE_string("export_dir", None, "serve: a versioned export of run/export_saved_model.py (e.g. DIR/1).")
 flags.DEFINE_integer("serve_requests", 200, "serve: timed requests per signature and batch size.")
+flags.DEFINE_integer("litert_calls", 50, "litert: timed batch-1 calls per runtime and quantization.")
+flags.DEFINE_string("sst2_checkpoint", None, "litert: a classifier fine-tuned on the SST-2 sample (README), whose "
+                    "quantized files are scored on the sample dev set.")
+flags.DEFINE_string("squad_checkpoint", None, "litert: a SQuAD 1.1 model fine-tuned on the sample (README), whose "
+                    "quantized files are scored on the sample dev set.")
+flags.DEFINE_string("sample_config", "run/configs/albert_tiny.json", "litert: config of the sample checkpoints.")
 FLAGS = flags.FLAGS
 
 
@@ -425,6 +433,117 @@ def benchmark_serve():
         print(f"{batch:<7}{'strings / ids':<18}{ratio:>9.2f}x")
 
 
+def benchmark_litert():
+    """Size and batch-1 latency of the classifier at --config's shapes (random weights) as a
+    SavedModel and as a LiteRT file per quantization; then, with the sample checkpoints, what each
+    quantization costs against the Keras model on the SST-2 and SQuAD 1.1 sample dev sets."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from albert_tf.export import litert
+
+    config = albert_tf.AlbertConfig.from_json_file(FLAGS.config)
+    model = albert_tf.AlbertClassifier(config, 2)
+    scratch = tempfile.mkdtemp()
+    rng = np.random.default_rng(0)
+    inputs = {"input_word_ids": rng.integers(5, config.vocab_size, (1, FLAGS.seq)).astype(np.int32),
+              "input_mask": np.ones((1, FLAGS.seq), np.int32), "input_type_ids": np.zeros((1, FLAGS.seq), np.int32)}
+    lite_config = litert.LiteRTConfig("classifier", FLAGS.seq)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", litert.task_outputs(model, lite_config),
+                         input_signature=litert.input_signature(lite_config))
+    saved_model_dir = os.path.join(scratch, "saved_model")
+    archive.write_out(saved_model_dir, verbose=False)
+    signature = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
+    runners = {"SavedModel (TensorFlow)": lambda: signature(**{k: tf.constant(v) for k, v in inputs.items()})}
+    sizes = {"SavedModel (TensorFlow)": sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(saved_model_dir)
+                                            for f in files)}
+    for quantization in litert.QUANTIZATIONS:
+        path = litert.export_litert(model, litert.LiteRTConfig("classifier", FLAGS.seq, quantization),
+                                    os.path.join(scratch, f"{quantization}.tflite"))
+        runner = Interpreter(model_path=path, num_threads=os.cpu_count()).get_signature_runner()
+        name = f"LiteRT {quantization}"
+        runners[name], sizes[name] = (lambda runner=runner: runner(**inputs)), os.path.getsize(path)
+    times = {name: [] for name in runners}
+    for _ in range(3):  # untimed: tracing, allocation
+        for run in runners.values():
+            run()
+    for _ in range(FLAGS.litert_calls):  # alternating, so drift in the machine's speed falls on all
+        for name, run in runners.items():
+            start = time.perf_counter()
+            tf.nest.map_structure(np.asarray, run())
+            times[name].append(time.perf_counter() - start)
+    print(f"config={FLAGS.config} seq={FLAGS.seq} batch=1 threads={os.cpu_count()} calls={FLAGS.litert_calls}")
+    print(f"{'runtime':<26}{'size MB':>9}{'p50 ms':>9}{'p90 ms':>9}")
+    for name in runners:
+        print(f"{name:<26}{sizes[name] / 1e6:>9.1f}{np.percentile(times[name], 50) * 1e3:>9.1f}"
+              f"{np.percentile(times[name], 90) * 1e3:>9.1f}")
+    sample_config = albert_tf.AlbertConfig.from_json_file(FLAGS.sample_config)
+    if FLAGS.sst2_checkpoint:
+        litert_sst2(Interpreter, litert, sample_config, scratch)
+    if FLAGS.squad_checkpoint:
+        litert_squad(Interpreter, litert, sample_config, scratch)
+
+
+def litert_sst2(Interpreter, litert, config, scratch):
+    import csv
+
+    from albert_tf.finetuning.features import encode_tokens
+
+    model = albert_tf.AlbertClassifier(config, 2)
+    albert_tf.load_checkpoint(model, FLAGS.sst2_checkpoint)
+    tokenizer = albert_tf.FullTokenizer(FLAGS.spm_model)
+    with open("tfrecords/sample/glue/SST-2/dev.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    encoded = [encode_tokens(tokenizer, tokenizer.tokenize(row["sentence"]), None, 64) for row in rows]
+    inputs = {key: np.array([getattr(e, key) for e in encoded], np.int32)
+              for key in ("input_word_ids", "input_mask", "input_type_ids")}
+    labels = np.array([int(row["label"]) for row in rows])
+    expected = tf.nn.softmax(model(inputs, training=False)["logits"]).numpy()
+    print(f"\nSST-2 sample dev ({len(rows)} sentences), {FLAGS.sst2_checkpoint}: Keras accuracy "
+          f"{np.mean(expected.argmax(-1) == labels):.4f}")
+    print(f"{'quantization':<14}{'size KB':>9}{'max |dp|':>11}{'agreement':>11}{'accuracy':>10}")
+    for quantization in litert.QUANTIZATIONS:
+        path = litert.export_litert(model, litert.LiteRTConfig("classifier", 64, quantization),
+                                    os.path.join(scratch, f"sst2-{quantization}.tflite"))
+        probabilities = Interpreter(model_path=path).get_signature_runner()(**inputs)["probabilities"]
+        print(f"{quantization:<14}{os.path.getsize(path) / 1e3:>9.0f}{np.abs(probabilities - expected).max():>11.2e}"
+              f"{np.mean(probabilities.argmax(-1) == expected.argmax(-1)):>11.4f}"
+              f"{np.mean(probabilities.argmax(-1) == labels):>10.4f}")
+
+
+def litert_squad(Interpreter, litert, config, scratch):
+    from albert_tf.finetuning import squad_data, squad_metrics, squad_postprocess
+
+    dev = "tfrecords/sample/SQuAD/dev-v1.1.json"
+    model = albert_tf.AlbertQuestionAnswerer(config)
+    albert_tf.load_checkpoint(model, FLAGS.squad_checkpoint)
+    examples = squad_data.read_examples(dev, False, False)
+    features, _ = squad_data.build_features(examples, albert_tf.FullTokenizer(FLAGS.spm_model), 128, 64, 24, False)
+    windows = {key: np.array([getattr(f, key) for f in features], np.int32)
+               for key in ("input_word_ids", "input_mask", "input_type_ids", "p_mask")}
+    keras_outputs = {k: np.asarray(v) for k, v in model(windows, training=False).items()}
+    windows.pop("p_mask")  # the file derives it from the type ids, as the SavedModel does
+
+    def scores(outputs):
+        predictions = squad_postprocess.decode(examples, features, outputs, 20, 30, False)[0]
+        return predictions, squad_metrics.evaluate(examples, predictions, version_2_with_negative=False)
+
+    keras_predictions, keras_metrics = scores(keras_outputs)
+    print(f"\nSQuAD 1.1 sample dev ({len(examples)} questions, {len(features)} windows), {FLAGS.squad_checkpoint}: "
+          f"Keras exact_match {keras_metrics['exact_match']:.1f}, f1 {keras_metrics['f1']:.1f}")
+    print(f"{'quantization':<14}{'size KB':>9}{'max |dlogit|':>14}{'same answer':>13}{'exact_match':>13}{'f1':>7}")
+    for quantization in litert.QUANTIZATIONS:
+        path = litert.export_litert(model, litert.LiteRTConfig("squad", 128, quantization),
+                                    os.path.join(scratch, f"squad-{quantization}.tflite"))
+        outputs = Interpreter(model_path=path).get_signature_runner()(**windows)
+        predictions, metrics = scores(outputs)
+        difference = max(np.abs(outputs[k] - keras_outputs[k]).max() for k in ("start_logits", "end_logits"))
+        same = np.mean([predictions[k] == keras_predictions[k] for k in keras_predictions])
+        print(f"{quantization:<14}{os.path.getsize(path) / 1e3:>9.0f}{difference:>14.2e}{same:>13.4f}"
+              f"{metrics['exact_match']:>13.1f}{metrics['f1']:>7.1f}")
+
+
 def ids_signature_inputs(tokenizer, texts, pair, max_seq_length):
     from albert_tf.finetuning.features import encode_tokens
 
@@ -437,7 +556,8 @@ def ids_signature_inputs(tokenizer, texts, pair, max_seq_length):
 
 
 def main(argv):
-    commands = {"model": benchmark_model, "train": benchmark_train, "data": benchmark_data, "serve": benchmark_serve}
+    commands = {"model": benchmark_model, "train": benchmark_train, "data": benchmark_data, "serve": benchmark_serve,
+                "litert": benchmark_litert}
     if len(argv) != 2 or argv[1] not in commands:
         raise app.UsageError(f"usage: benchmark.py {{{'|'.join(commands)}}} [--flags]")
     # Everything a benchmark writes (records, checkpoints, summaries) goes to one scratch folder.

@@ -25,6 +25,8 @@ import job_flags
 
 tf = startup.lazy_import("tensorflow")
 feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
+litert = startup.lazy_import("albert_tf.export.litert")
+serving = startup.lazy_import("albert_tf.export.serving")
 squad_data = startup.lazy_import("albert_tf.finetuning.squad_data")
 squad_loss = startup.lazy_import("albert_tf.finetuning.squad_loss")
 squad_metrics = startup.lazy_import("albert_tf.finetuning.squad_metrics")
@@ -52,8 +54,11 @@ flags.DEFINE_float("dropout_prob", 0.1, "v2: dropout in the answerability head."
 flags.DEFINE_float("null_score_diff_threshold", 0.0, "v2: answer \"\" when a question's null score reaches this.")
 flags.DEFINE_string("null_threshold_file", None, "v2: a held-out SQuAD JSON with answers on which to tune the "
                     "threshold (replaces --null_score_diff_threshold).")
-flags.DEFINE_bool("use_einsum", True, "Original flag (TFLite export); no effect here.")
-flags.DEFINE_string("export_dir", None, "Original flag; refused: use run/export_saved_model.py --task=squad.")
+flags.DEFINE_bool("use_einsum", True, "Original flag (False made the TFLite export possible); no effect here: "
+                  "our attention's einsums convert to TFLite builtins either way.")
+flags.DEFINE_string("export_dir", None, "As the original: after the job, write the predicting checkpoint as a "
+                    "SavedModel (<export_dir>/saved_model/1, raw text in; see run/export_saved_model.py) and as "
+                    "<export_dir>/albert_model.tflite (float32, token ids in; see run/export_litert.py).")
 FLAGS = flags.FLAGS
 
 
@@ -162,12 +167,29 @@ def write_json(name, value):
         json.dump(value, f, indent=2, ensure_ascii=False)
 
 
+def export(finetuner, albert_config, tokenizer):
+    """The predicting checkpoint as the original's --export_dir held it: a SavedModel and albert_model.tflite."""
+    checkpoint = finetuning_flags.restore_for_inference(finetuner)
+    # float32 whatever --mixed_precision trained in: both files serve on CPUs.
+    model = albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
+                                             FLAGS.end_n_top)
+    albert_tf.load_checkpoint(model, checkpoint)
+    threshold = null_threshold(finetuner, tokenizer) if FLAGS.version_2_with_negative else 0.0
+    saved_model = serving.export_saved_model(
+        model, serving.ExportConfig(task="squad", max_seq_length=FLAGS.max_seq_length,
+                                    do_lower_case=FLAGS.do_lower_case, max_query_length=FLAGS.max_query_length,
+                                    max_answer_length=FLAGS.max_answer_length, null_score_diff_threshold=threshold),
+        FLAGS.spm_model_file, os.path.join(FLAGS.export_dir, "saved_model"), overwrite=True)
+    tflite = litert.export_litert(model, litert.LiteRTConfig(task="squad", max_seq_length=FLAGS.max_seq_length,
+                                                             max_answer_length=FLAGS.max_answer_length),
+                                  os.path.join(FLAGS.export_dir, "albert_model.tflite"))
+    logging.info("Exported %s to %s and %s.", checkpoint, saved_model, tflite)
+    return saved_model, tflite
+
+
 def main(argv):
     del argv
     finetuning_flags.check_common_flags()
-    if FLAGS.export_dir:
-        raise app.UsageError("--export_dir: export a SQuAD model with run/export_saved_model.py --task=squad "
-                             "--init_checkpoint=<output_dir>/model.ckpt-best (a SavedModel that takes raw text)")
     if FLAGS.predict_feature_left_file:
         logging.warning("--predict_feature_left_file is not used: the predict cache's .json note holds the windows.")
     if FLAGS.do_train and not FLAGS.train_file:
@@ -224,9 +246,12 @@ def main(argv):
             if results:
                 logging.info("%s: %s", FLAGS.predict_file, ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
                 write_json("predict_results.json", results)
+        exported = export(finetuner, albert_config, tokenizer) if FLAGS.export_dir else ()
         finetuning_flags.print_summary(
             "run_squad.py", ("eval_results.txt", "predictions.json", "nbest_predictions.json", "null_odds.json",
                              "predict_results.json"), results if FLAGS.do_predict else None)
+        for path in exported:
+            print(f"  exported {path}")
 
 
 if __name__ == "__main__":

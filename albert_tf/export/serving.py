@@ -168,38 +168,7 @@ class ServingModule(tf.Module):
         return self._best_span(inputs)[0]
 
     def _best_span(self, inputs):
-        """The best valid span of each window; also the context's first window position."""
-        type_ids, mask = inputs["input_type_ids"], inputs["input_mask"]
-        length = tf.reduce_sum(mask, axis=1)
-        positions = tf.range(tf.shape(type_ids)[1])[None]
-        # The context: segment 1 without its closing [SEP].
-        context = tf.equal(type_ids, 1) & (positions < (length - 1)[:, None])
-        p_mask = 1 - tf.cast(context | tf.equal(positions, 0), tf.int32)
-        outputs = self.model({**inputs, "p_mask": p_mask}, training=False)
-        if self.version_2:
-            start_index = tf.cast(outputs["start_top_index"], tf.int32)
-            end_index = tf.cast(outputs["end_top_index"], tf.int32)
-            scores = outputs["start_top_log_probs"][:, :, None] + outputs["end_top_log_probs"]
-            starts = tf.broadcast_to(start_index[:, :, None], tf.shape(end_index))
-            ends = end_index
-        else:
-            scores = outputs["start_logits"][:, :, None] + outputs["end_logits"][:, None, :]
-            starts = tf.broadcast_to(positions[:, :, None], tf.shape(scores))
-            ends = tf.broadcast_to(positions[:, None, :], tf.shape(scores))
-        in_context = tf.gather(context, starts, batch_dims=1) & tf.gather(context, ends, batch_dims=1)
-        valid = in_context & (ends >= starts) & (ends - starts < self.config.max_answer_length)
-        flat_scores = tf.reshape(tf.where(valid, scores, -1e30), [tf.shape(scores)[0], -1])
-        best = tf.argmax(flat_scores, axis=-1, output_type=tf.int32)
-        found = tf.reduce_any(tf.reshape(valid, tf.shape(flat_scores)), axis=-1)
-        result = {"start_index": tf.where(found, tf.gather(tf.reshape(starts, tf.shape(flat_scores)), best,
-                                                           batch_dims=1), 0),
-                  "end_index": tf.where(found, tf.gather(tf.reshape(ends, tf.shape(flat_scores)), best,
-                                                         batch_dims=1), 0),
-                  "score": tf.where(found, tf.gather(flat_scores, best, batch_dims=1), 0.0)}
-        if self.version_2:
-            result["null_score"] = outputs["cls_logits"]
-        first_context = tf.argmax(tf.cast(context, tf.int32), axis=1, output_type=tf.int32)
-        return result, found, first_context
+        return best_span(self.model, inputs, self.config.max_answer_length, self.version_2)
 
     def _squad_inputs(self, question, context):
         """One window: the question cut to max_query_length, then as much context as fits. Also
@@ -215,7 +184,7 @@ class ServingModule(tf.Module):
 
     def _squad_from_text(self, question, context):
         inputs, context_pieces = self._squad_inputs(question, context)
-        result, found, first_context = self._best_span(inputs)
+        result, found, first_context, _ = self._best_span(inputs)
         start = result["start_index"] - first_context
         end = result["end_index"] - first_context
         span = tf.ragged.boolean_mask(context_pieces, (tf.ragged.range(context_pieces.row_lengths()) >= tf.cast(
@@ -225,6 +194,43 @@ class ServingModule(tf.Module):
         if self.version_2:
             answer = tf.where(result["null_score"] >= self.config.null_score_diff_threshold, "", answer)
         return {"answer": answer, **result}
+
+
+def best_span(model, inputs, max_answer_length, version_2):
+    """The best valid span of each SQuAD window (as `serving_ids` returns it), whether the window has
+    one, the context's first window position and the model's outputs; `inputs` packed as
+    `packing.pack` does."""
+    type_ids, mask = inputs["input_type_ids"], inputs["input_mask"]
+    length = tf.reduce_sum(mask, axis=1)
+    positions = tf.range(tf.shape(type_ids)[1])[None]
+    # The context: segment 1 without its closing [SEP].
+    context = tf.equal(type_ids, 1) & (positions < (length - 1)[:, None])
+    p_mask = 1 - tf.cast(context | tf.equal(positions, 0), tf.int32)
+    outputs = model({**inputs, "p_mask": p_mask}, training=False)
+    if version_2:
+        start_index = tf.cast(outputs["start_top_index"], tf.int32)
+        end_index = tf.cast(outputs["end_top_index"], tf.int32)
+        scores = outputs["start_top_log_probs"][:, :, None] + outputs["end_top_log_probs"]
+        starts = tf.broadcast_to(start_index[:, :, None], tf.shape(end_index))
+        ends = end_index
+    else:
+        scores = outputs["start_logits"][:, :, None] + outputs["end_logits"][:, None, :]
+        starts = tf.broadcast_to(positions[:, :, None], tf.shape(scores))
+        ends = tf.broadcast_to(positions[:, None, :], tf.shape(scores))
+    in_context = tf.gather(context, starts, batch_dims=1) & tf.gather(context, ends, batch_dims=1)
+    valid = in_context & (ends >= starts) & (ends - starts < max_answer_length)
+    flat_scores = tf.reshape(tf.where(valid, scores, -1e30), [tf.shape(scores)[0], -1])
+    best = tf.argmax(flat_scores, axis=-1, output_type=tf.int32)
+    found = tf.reduce_any(tf.reshape(valid, tf.shape(flat_scores)), axis=-1)
+    result = {"start_index": tf.where(found, tf.gather(tf.reshape(starts, tf.shape(flat_scores)), best,
+                                                       batch_dims=1), 0),
+              "end_index": tf.where(found, tf.gather(tf.reshape(ends, tf.shape(flat_scores)), best,
+                                                     batch_dims=1), 0),
+              "score": tf.where(found, tf.gather(flat_scores, best, batch_dims=1), 0.0)}
+    if version_2:
+        result["null_score"] = outputs["cls_logits"]
+    first_context = tf.argmax(tf.cast(context, tf.int32), axis=1, output_type=tf.int32)
+    return result, found, first_context, outputs
 
 
 class PreprocessorModule(tf.Module):
@@ -246,16 +252,20 @@ class PreprocessorModule(tf.Module):
 def check_fits_the_model(config, albert_config, tokenizer):
     """Refuses settings the model cannot run: positions past its position table, or token ids
     past its word embeddings (a SentencePiece model larger than `vocab_size`)."""
-    if config.max_seq_length > albert_config.max_position_embeddings:
-        raise ExportConfigError(
-            f"max_seq_length (--max_seq_length) = {config.max_seq_length} exceeds max_position_embeddings = "
-            f"{albert_config.max_position_embeddings} of the model's config (--albert_config_file): positions "
-            "past it have no embedding")
+    check_max_seq_length(config.max_seq_length, albert_config)
     if tokenizer.vocab_size > albert_config.vocab_size:
         raise ExportConfigError(
             f"the SentencePiece model {tokenizer.spm_model_file} (--spm_model_file) has {tokenizer.vocab_size} "
             f"pieces, more than vocab_size = {albert_config.vocab_size} of the model's config "
             "(--albert_config_file): their ids would be past the word embeddings")
+
+
+def check_max_seq_length(max_seq_length, albert_config):
+    if max_seq_length > albert_config.max_position_embeddings:
+        raise ExportConfigError(
+            f"max_seq_length (--max_seq_length) = {max_seq_length} exceeds max_position_embeddings = "
+            f"{albert_config.max_position_embeddings} of the model's config (--albert_config_file): positions "
+            "past it have no embedding")
 
 
 def export_paths(export_dir, version, overwrite=False, hub_format=False):

@@ -14,7 +14,9 @@ MASK_ADDER = -10000.0
 
 def attention_bias_from_mask(input_mask):
     """[B, T] mask (1 = attend) → additive float32 bias [B, 1, 1, T] on the keys."""
-    return (1.0 - ops.cast(input_mask, "float32"))[:, None, None, :] * MASK_ADDER
+    # Two expand_dims, not [:, None, None, :]: the TFLite converter has no builtin for a strided
+    # slice that inserts two axes into a tensor of unknown length.
+    return ops.expand_dims(ops.expand_dims(1.0 - ops.cast(input_mask, "float32"), 1), 1) * MASK_ADDER
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
