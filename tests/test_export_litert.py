@@ -151,8 +151,7 @@ def encoder_checkpoint(tiny, tmp_path_factory):
 @pytest.mark.parametrize("flag, message", [
     ("--task=ner", "flag --task=ner: value should be one of <encoder|pretraining|classifier|squad>"),
     ("--quantization=int4", "flag --quantization=int4: value should be one of <none|float16|dynamic_int8>"),
-    ("--max_seq_length=65", "max_seq_length (--max_seq_length) = 65 exceeds max_position_embeddings = 64 of the "
-                            "model's config"),
+    ("--max_seq_length=65", "--max_seq_length=65 exceeds the model's max_position_embeddings=64"),
 ])
 def test_a_setting_the_file_cannot_have_is_refused_in_one_line_before_any_work(flag, message, tiny,
                                                                               encoder_checkpoint, tmp_path):
