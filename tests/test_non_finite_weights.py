@@ -8,9 +8,9 @@ import tensorflow as tf
 
 from albert_tf import AlbertClassifier, AlbertConfig, NonFiniteWeightsError, load_checkpoint
 from albert_tf.checkpoint import save_native_checkpoint, save_original_checkpoint
-from albert_tf.finetuning.trainer import Finetuner, FinetuningConfig
 from albert_tf.training.pretraining import Pretraining, run_pretraining
 from tests.conftest import run_script, write_pretraining_records
+from tests.test_finetuner import classification_features, finetuner, tiny_classifier
 from tests.test_glue import SAMPLE_MODEL, classifier_flags
 from tests.test_pretraining import PREDICTIONS, SEQ, TINY, VOCAB, job
 
@@ -59,30 +59,6 @@ def test_pretraining_refuses_to_resume_from_a_checkpoint_with_non_finite_weights
 
     with pytest.raises(NonFiniteWeightsError, match=r"last checkpoint \S*ckpt-1 holds non-finite weights in 1 "):
         run_pretraining(tf.distribute.OneDeviceStrategy(ONE_DEVICE), TINY, config)
-
-
-def tiny_classifier(dtype="float32"):
-    return AlbertClassifier(TINY, num_labels=2, dtype=dtype)
-
-
-def classification_features(count=16):
-    rng = np.random.default_rng(0)
-    return tf.data.Dataset.from_tensor_slices({
-        "input_word_ids": rng.integers(5, VOCAB, (count, SEQ)).astype(np.int32),
-        "input_mask": np.ones((count, SEQ), np.int32), "input_type_ids": np.zeros((count, SEQ), np.int32),
-        "label_ids": rng.integers(0, 2, count).astype(np.int32)})
-
-
-def classification_loss(outputs, batch):
-    return tf.keras.losses.sparse_categorical_crossentropy(batch["label_ids"], outputs["logits"], from_logits=True)
-
-
-def finetuner(tmp_path, **overrides):
-    fields = dict(output_dir=str(tmp_path / "out"), train_batch_size=4, optimizer="lamb", learning_rate=1e-3,
-                  num_train_steps=2, save_checkpoints_steps=1, steps_per_loop=1, keep_checkpoint_max=0)
-    fields.update(overrides)
-    return Finetuner(tf.distribute.OneDeviceStrategy(ONE_DEVICE), tiny_classifier, classification_loss,
-                     FinetuningConfig(**fields))
 
 
 def test_fine_tuning_weights_that_overflow_on_a_loops_last_step_are_never_saved(tmp_path):

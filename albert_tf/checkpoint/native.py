@@ -22,6 +22,30 @@ def saved_model_children(path):
     return {child.local_name for child in graph.nodes[model[0]].children}
 
 
+DROPOUT_SEEDS = "dropout_seeds"
+
+
+def training_checkpoint(model, **objects):
+    """The `tf.train.Checkpoint` of a training job: `model`, `objects` (optimizer, input iterator),
+    and the model's dropout random streams.
+
+    `Checkpoint(model=...)` leaves the streams out (Keras keeps them in SeedGenerator states that
+    it does not track), so a resumed job would draw other dropout masks than an uninterrupted one.
+    """
+    seeds = [variable for variable in model.variables if variable.name == "seed_generator_state"]
+    return tf.train.Checkpoint(model=model, **{DROPOUT_SEEDS: seeds}, **objects)
+
+
+def restore_training_checkpoint(path, model, **objects):
+    """Restores a `training_checkpoint`; returns the restore status. One written before the dropout
+    streams were saved (an older albert_tf) is restored without them, with a warning."""
+    if any(name.startswith(DROPOUT_SEEDS + "/") for name, _ in tf.train.list_variables(path)):
+        return training_checkpoint(model, **objects).restore(path)
+    logging.warning("%s holds no dropout random streams (an older albert_tf wrote it): dropout masks from here on "
+                    "differ from an uninterrupted run's.", path)
+    return tf.train.Checkpoint(model=model, **objects).restore(path)
+
+
 def save_native_checkpoint(model, checkpoint_prefix):
     """Writes `tf.train.Checkpoint(model=model)`, the layout training checkpoints also use."""
     return tf.train.Checkpoint(model=model).write(checkpoint_prefix)

@@ -23,6 +23,7 @@ from absl import logging
 
 from albert_tf.checkpoint import check_finite, load_checkpoint
 from albert_tf.checkpoint.finite import check_before_saving
+from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
 from albert_tf.optimization import create_optimizer
 from albert_tf.progress import logged_progress
 
@@ -96,7 +97,7 @@ class Finetuner:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.checkpoint = training_checkpoint(self.model, optimizer=self.optimizer)
         self.manager = tf.train.CheckpointManager(self.checkpoint, config.output_dir,
                                                   max_to_keep=config.keep_checkpoint_max or None,
                                                   step_counter=self.optimizer.iterations, checkpoint_name="ckpt")
@@ -118,7 +119,8 @@ class Finetuner:
         latest = self.manager.latest_checkpoint
         if latest:
             try:
-                self.checkpoint.restore(latest).assert_existing_objects_matched()
+                status = restore_training_checkpoint(latest, self.model, optimizer=self.optimizer)
+                status.assert_existing_objects_matched()
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise ValueError(
                     f"--output_dir={self.config.output_dir} holds {latest}, which this job cannot resume: it was "
@@ -194,10 +196,10 @@ class Finetuner:
         config = self.config
         if not self._restored_for_training:
             self.restore_for_training()
-        # Reseeded with the step, so a resumed job does not replay the first batches.
-        dataset = (train_features.shuffle(SHUFFLE_BUFFER, seed=config.seed + self.step).repeat()
-                   .batch(config.train_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        if evaluate is not None and self.manager.latest_checkpoint and self.step not in self._evaluated_steps():
+            self._evaluate_checkpoint(evaluate, selection_metric)  # the job was killed between saving and evaluating
+        dataset = self._training_stream(train_features).batch(config.train_batch_size, drop_remainder=True)
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset.prefetch(tf.data.AUTOTUNE)))
         self._train_loop = self._train_loop or self._make_train_loop()
         start_step, start_time = self.step, time.time()
         while self.step < config.num_train_steps:
@@ -216,6 +218,26 @@ class Finetuner:
                 self.manager.save(checkpoint_number=self.step)
                 if evaluate is not None:
                     self._evaluate_checkpoint(evaluate, selection_metric)
+
+    def _training_stream(self, features):
+        """The training examples in the order an uninterrupted job reads them, from where this step is.
+
+        Epoch e is `features` shuffled with seed + e; a resumed job skips what its steps consumed,
+        so it trains on the same batches as a job that was never stopped.
+        """
+        count = int(features.reduce(0, lambda n, _: n + 1))
+        if count == 0:
+            raise ValueError("no training examples")
+        epoch, offset = divmod(self.step * self.config.train_batch_size, count)
+        epochs = tf.data.Dataset.range(epoch, tf.int64.max)
+        return epochs.flat_map(lambda e: features.shuffle(SHUFFLE_BUFFER, seed=self.config.seed + e)).skip(offset)
+
+    def _evaluated_steps(self):
+        path = os.path.join(self.config.output_dir, "eval_results.txt")
+        if not tf.io.gfile.exists(path):
+            return set()
+        with tf.io.gfile.GFile(path) as f:
+            return {int(line.split("=")[1]) for line in f if line.startswith("global_step")}
 
     def _log_progress(self, num_steps, loss, seconds, start_step, start_time):
         rate = (self.step - start_step) / max(time.time() - start_time, 1e-9)
@@ -244,7 +266,7 @@ class Finetuner:
             return self._evaluate_checkpoint(evaluate, selection_metric)
         results = None
         for path in checkpoints:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            restore_training_checkpoint(path, self.model, optimizer=self.optimizer).assert_existing_objects_matched()
             results = self._evaluate_checkpoint(evaluate, selection_metric)
         return results
 

@@ -22,6 +22,7 @@ from absl import logging
 from albert_tf import losses
 from albert_tf.checkpoint import check_finite, load_checkpoint, save_original_checkpoint
 from albert_tf.checkpoint.finite import check_before_saving
+from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
 from albert_tf.data import pretraining_dataset
 from albert_tf.data.pretraining_dataset import find_bad_record, is_bad_record
 from albert_tf.models.pretrainer import AlbertPretrainer
@@ -168,10 +169,10 @@ class Pretraining:
 
         self.exact_resume = has_exact_resume(strategy)
         self.train_iterator = self._train_iterator() if config.do_train and self.exact_resume else None
-        tracked = {"model": self.model, "optimizer": self.optimizer}
+        self.tracked = {"optimizer": self.optimizer}
         if self.train_iterator is not None:
-            tracked["train_iterator"] = self.train_iterator
-        self.checkpoint = tf.train.Checkpoint(**tracked)
+            self.tracked["train_iterator"] = self.train_iterator
+        self.checkpoint = training_checkpoint(self.model, **self.tracked)
         # Every worker of a multi-worker job takes part in saving; only the chief's copy is kept.
         self.is_chief = is_chief(strategy)
         save_dir = config.output_dir if self.is_chief else os.path.join(
@@ -209,7 +210,8 @@ class Pretraining:
             # Everything this job tracks must be restored; what it does not track (the input
             # position, in an eval-only job) may stay unread.
             try:
-                self.checkpoint.restore(latest).assert_existing_objects_matched().expect_partial()
+                status = restore_training_checkpoint(latest, self.model, **self.tracked)
+                status.assert_existing_objects_matched().expect_partial()
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise ValueError(
                     f"--output_dir={self.config.output_dir} holds {latest}, which this job cannot resume: it was "
