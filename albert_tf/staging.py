@@ -79,6 +79,19 @@ def remove_checkpoint_leftovers(directory):
     return removed
 
 
+def write_text(path, text):
+    """Replaces the file `path` with `text` at once: a reader, or a job killed meanwhile, sees the
+    old text or the new, never a part."""
+    staging = staging_path(path)
+    try:
+        with tf.io.gfile.GFile(staging, "w") as f:
+            f.write(text)
+        tf.io.gfile.rename(staging, path, overwrite=True)
+    except BaseException:
+        discard(staging)
+        raise
+
+
 @contextlib.contextmanager
 def written_aside(path):
     """Yields a staging folder to write into; publishes it as `path` if the block completes, else removes it."""

@@ -89,5 +89,4 @@ def record_flags(strategy):
         history = os.path.join(FLAGS.output_dir, f"flags-{stamp}-{count}.txt")
     # Through tf.io.gfile: absl's own writer opens local files only.
     for path in (history, os.path.join(FLAGS.output_dir, "flags.txt")):
-        with tf.io.gfile.GFile(path, "w") as f:
-            f.write(text)
+        staging.write_text(path, text)

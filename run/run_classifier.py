@@ -28,6 +28,7 @@ tf = startup.lazy_import("tensorflow")
 serving = startup.lazy_import("albert_tf.export.serving")
 feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
 glue = startup.lazy_import("albert_tf.finetuning.glue")
+staging = startup.lazy_import("albert_tf.staging")
 
 finetuning_flags.define_common_flags(max_seq_length=512, learning_rate=5e-5, save_checkpoints_steps=1000,
                                      train_steps=1000, warmup_steps=0)
@@ -90,11 +91,10 @@ def write_predictions(task, logits, ids):
     else:
         scores = tf.nn.softmax(logits).numpy()
         predictions = [task.labels[i] for i in np.argmax(logits, axis=-1)]
-    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "test_results.tsv"), "w") as f:
-        f.write("".join("\t".join(str(p) for p in row) + "\n" for row in scores))
-    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "submit_results.tsv"), "w") as f:
-        f.write("index\tprediction\n")
-        f.write("".join(f"{index}\t{prediction}\n" for index, prediction in zip(ids, predictions)))
+    staging.write_text(os.path.join(FLAGS.output_dir, "test_results.tsv"),
+                       "".join("\t".join(str(p) for p in row) + "\n" for row in scores))
+    rows = "".join(f"{index}\t{prediction}\n" for index, prediction in zip(ids, predictions))
+    staging.write_text(os.path.join(FLAGS.output_dir, "submit_results.tsv"), "index\tprediction\n" + rows)
 
 
 def main(argv):

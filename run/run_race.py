@@ -22,6 +22,7 @@ import finetuning_flags
 import job_flags
 
 tf = startup.lazy_import("tensorflow")
+staging = startup.lazy_import("albert_tf.staging")
 feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
 race = startup.lazy_import("albert_tf.finetuning.race")
 
@@ -114,11 +115,11 @@ def main(argv):
             logits = finetuner.predict(test_features, config.predict_batch_size)["logits"]
             labels = np.array([feature["label_ids"] for feature in test_features.as_numpy_iterator()])
             results = race.race_metrics(labels, logits, stats["levels"])
-            with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "predict_results.txt"), "w") as f:
-                f.write("".join(f"{key} = {value}\n" for key, value in results.items()))
-            with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "test_predictions.tsv"), "w") as f:
-                f.write("id\tprediction\n" + "".join(f"{guid}\t{race.ANSWERS[choice]}\n" for guid, choice in
-                                                     zip(stats["ids"], np.argmax(logits, axis=-1))))
+            staging.write_text(os.path.join(FLAGS.output_dir, "predict_results.txt"),
+                               "".join(f"{key} = {value}\n" for key, value in results.items()))
+            staging.write_text(os.path.join(FLAGS.output_dir, "test_predictions.tsv"),
+                               "id\tprediction\n" + "".join(f"{guid}\t{race.ANSWERS[choice]}\n" for guid, choice in
+                                                            zip(stats["ids"], np.argmax(logits, axis=-1))))
             logging.info("test: %s", ", ".join(f"{k} = {v:.4f}" for k, v in results.items()))
         finetuning_flags.print_summary("run_race.py",
                                        ("eval_results.txt", "predict_results.txt", "test_predictions.tsv"),

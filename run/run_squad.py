@@ -24,6 +24,7 @@ import finetuning_flags
 import job_flags
 
 tf = startup.lazy_import("tensorflow")
+staging = startup.lazy_import("albert_tf.staging")
 feature_cache = startup.lazy_import("albert_tf.finetuning.feature_cache")
 litert = startup.lazy_import("albert_tf.export.litert")
 serving = startup.lazy_import("albert_tf.export.serving")
@@ -163,8 +164,7 @@ def answer(finetuner, tokenizer, examples, windows, dataset):
 
 
 def write_json(name, value):
-    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, name), "w") as f:
-        json.dump(value, f, indent=2, ensure_ascii=False)
+    staging.write_text(os.path.join(FLAGS.output_dir, name), json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def export(finetuner, albert_config, tokenizer):

@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.staging import discard, staging_path, write_text
+
 
 def cache_path(path_flag, default_path):
     """The prefix of a cache: the flag's, else the default. The original's cache flags named the
@@ -40,14 +42,25 @@ def _feature(values):
 
 
 def write_features(path, features, key, stats):
-    """Writes `features` (a list of {name: int or float array}) and the `.json` sidecar."""
-    with tf.io.TFRecordWriter(path + ".tf_record") as writer:
-        for feature in features:
-            example = tf.train.Example(features=tf.train.Features(
-                feature={name: _feature(value) for name, value in sorted(feature.items())}))
-            writer.write(example.SerializeToString())
-    with tf.io.gfile.GFile(path + ".json", "w") as f:
-        json.dump({"key": key, "stats": {**stats, "num_features": len(features)}}, f, indent=1, sort_keys=True)
+    """Writes `features` (a list of {name: int or float array}) and the `.json` sidecar.
+
+    The sidecar goes first and comes back last, so a cache killed midway is never read: the
+    records are written aside, and a sidecar beside them says they are complete."""
+    if tf.io.gfile.exists(path + ".json"):
+        tf.io.gfile.remove(path + ".json")
+    staged = staging_path(path + ".tf_record")
+    try:
+        with tf.io.TFRecordWriter(staged) as writer:
+            for feature in features:
+                example = tf.train.Example(features=tf.train.Features(
+                    feature={name: _feature(value) for name, value in sorted(feature.items())}))
+                writer.write(example.SerializeToString())
+        tf.io.gfile.rename(staged, path + ".tf_record", overwrite=True)
+    except BaseException:
+        discard(staged)
+        raise
+    write_text(path + ".json", json.dumps({"key": key, "stats": {**stats, "num_features": len(features)}}, indent=1,
+                                          sort_keys=True))
 
 
 def cached_stats(path, key):

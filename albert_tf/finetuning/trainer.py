@@ -26,6 +26,7 @@ from albert_tf.checkpoint.finite import check_before_saving
 from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
 from albert_tf.optimization import create_optimizer
 from albert_tf.progress import logged_progress
+from albert_tf.staging import write_text
 
 BEST_CHECKPOINT = "model.ckpt-best"
 SHUFFLE_BUFFER = 10000
@@ -274,13 +275,19 @@ class Finetuner:
         results = {"global_step": self.step, **evaluate()}
         logging.info("eval at step %d: %s", self.step,
                      ", ".join(f"{k} = {v:.4f}" for k, v in results.items() if k != "global_step"))
-        with tf.io.gfile.GFile(os.path.join(self.config.output_dir, "eval_results.txt"), "a") as f:
-            f.write("".join(f"{key} = {value}\n" for key, value in results.items()))
+        self._keep_if_best(results, selection_metric)
+        # Last: a step in eval_results.txt is done, so a job killed before this evaluates it again.
+        eval_file = os.path.join(self.config.output_dir, "eval_results.txt")
+        earlier = tf.io.gfile.GFile(eval_file).read() if tf.io.gfile.exists(eval_file) else ""
+        write_text(eval_file, earlier + "".join(f"{key} = {value}\n" for key, value in results.items()))
         with self.writer.as_default(step=self.step):
             for key, value in results.items():
                 if key != "global_step":
                     tf.summary.scalar(f"eval/{key}", value)
         self.writer.flush()
+        return results
+
+    def _keep_if_best(self, results, selection_metric):
         best_file = os.path.join(self.config.output_dir, "best_trial.txt")
         best_value = -math.inf
         if tf.io.gfile.exists(best_file):
@@ -293,9 +300,7 @@ class Finetuner:
                             self.step)
         if finite and results[selection_metric] > best_value:
             tf.train.Checkpoint(model=self.model).write(os.path.join(self.config.output_dir, BEST_CHECKPOINT))
-            with tf.io.gfile.GFile(best_file, "w") as f:
-                f.write(f"{self.step}:{selection_metric}:{results[selection_metric]}\n")
-        return results
+            write_text(best_file, f"{self.step}:{selection_metric}:{results[selection_metric]}\n")
 
     def predict(self, features, batch_size):
         """The model's outputs on a dataset of unbatched feature dicts, as NumPy arrays in order.

@@ -27,6 +27,7 @@ from albert_tf.data import pretraining_dataset
 from albert_tf.data.pretraining_dataset import find_bad_record, is_bad_record
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.optimization import create_optimizer
+from albert_tf.staging import write_text
 from albert_tf.training.strategy import is_chief
 
 EVAL_KEYS = ("global_step", "loss", "masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
@@ -318,6 +319,8 @@ class Pretraining:
         """Trains to `num_train_steps`; returns the last eval results if evaluating, else None."""
         config = self.config
         results = None
+        if config.do_eval and self.step and not self._evaluated_last_checkpoint():
+            results = self.evaluate()  # the job was killed between saving and evaluating
         start_step, start_time = self.step, time.time()
         while self.step < config.num_train_steps:
             to_checkpoint = config.save_checkpoints_steps - self.step % config.save_checkpoints_steps
@@ -417,12 +420,6 @@ class Pretraining:
                      ", ".join(f"{k} = {v:.4f}" for k, v in results.items() if k != "global_step"))
         if not self.is_chief:
             return results
-        write_eval_results(os.path.join(config.output_dir, "eval_results.txt"), results)
-        with self.eval_writer.as_default(step=self.step):
-            for key, value in results.items():
-                if key != "global_step":
-                    tf.summary.scalar(key, value)
-        self.eval_writer.flush()
         best_file = os.path.join(config.output_dir, "best_eval_results.txt")
         best = read_eval_results(best_file) if tf.io.gfile.exists(best_file) else None
         finite = all(math.isfinite(value) for value in results.values())
@@ -430,14 +427,23 @@ class Pretraining:
             save_original_checkpoint(self.model, os.path.join(config.output_dir, "model.ckpt-best"),
                                      global_step=self.step)
             write_eval_results(best_file, results)
+        # Last: its step says this evaluation is done, so a job killed before it evaluates again.
+        write_eval_results(os.path.join(config.output_dir, "eval_results.txt"), results)
+        with self.eval_writer.as_default(step=self.step):
+            for key, value in results.items():
+                if key != "global_step":
+                    tf.summary.scalar(key, value)
+        self.eval_writer.flush()
         return results
+
+    def _evaluated_last_checkpoint(self):
+        path = os.path.join(self.config.output_dir, "eval_results.txt")
+        return tf.io.gfile.exists(path) and read_eval_results(path)["global_step"] == self.step
 
 
 def write_eval_results(path, results):
     """The original's `eval_results.txt`: one `key = value` line per metric."""
-    with tf.io.gfile.GFile(path, "w") as f:
-        for key in EVAL_KEYS:
-            f.write(f"{key} = {results[key]}\n")
+    write_text(path, "".join(f"{key} = {results[key]}\n" for key in EVAL_KEYS))
 
 
 def read_eval_results(path):
