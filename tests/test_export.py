@@ -442,7 +442,7 @@ def test_the_script_reports_a_setting_the_model_cannot_run_as_a_usage_error(tiny
     result = run_export(albert_tf.AlbertEncoder(config), config_file, tmp_path, "encoder", "--max_seq_length=100",
                         expect_failure=True)
 
-    message = "max_seq_length (--max_seq_length) = 100 exceeds max_position_embeddings = 64 of the model's config"
+    message = "--max_seq_length=100 exceeds the model's max_position_embeddings=64"
     assert (message in result.stderr, "Traceback" in result.stderr) == (True, False)
 
 

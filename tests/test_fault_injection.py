@@ -44,7 +44,7 @@ def timed_run(script, *flags):
 
 def run_killed(script, flags, after_seconds, partial_outputs):
     """Runs `script`, watches its outputs with `partial_outputs()` (→ descriptions of partial files
-    under final names) until SIGKILL at `after_seconds`; returns what was seen."""
+    under final names) until SIGKILL at `after_seconds` (it must still run then); returns what was seen."""
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "run", script), *flags], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -52,6 +52,7 @@ def run_killed(script, flags, after_seconds, partial_outputs):
     while time.time() < deadline and process.poll() is None:
         seen.update(partial_outputs())
         time.sleep(POLL_SECONDS)
+    assert process.poll() is None, f"{script} ended before its kill point, {after_seconds:.1f} s"
     process.send_signal(signal.SIGKILL)
     process.wait()
     seen.update(partial_outputs())
