@@ -15,6 +15,7 @@ import albert_tf
 import startup
 
 formats = startup.lazy_import("albert_tf.checkpoint.formats")
+glue = startup.lazy_import("albert_tf.finetuning.glue")
 
 FLAGS = flags.FLAGS
 
@@ -108,3 +109,29 @@ def _do_lower_case(info, checkpoint_flag):
                                  f"do_lower_case={declared} (tokenizer_config.json); leave the flag out")
         return FLAGS.do_lower_case
     return FLAGS.do_lower_case if declared is None else declared
+
+
+def label_names(info):
+    """A classifier's labels: --label_names, else the GLUE --task_name's, else those the checkpoint
+    (`CheckpointInfo` or None) carries; one of them is needed."""
+    if FLAGS.label_names:
+        return tuple(FLAGS.label_names)
+    if FLAGS.task_name:
+        return glue.get_task(FLAGS.task_name).labels or ("score",)
+    if info is not None and info.label_names:
+        return info.label_names
+    raise app.UsageError("--task=classifier needs --task_name (a GLUE task) or --label_names (--init_checkpoint "
+                         "names no labels)")
+
+
+def task_model(albert_config, labels=()):
+    """The model that --task names, to export: a classifier of `labels`, or squad as
+    --version_2_with_negative, --start_n_top and --end_n_top say."""
+    if FLAGS.task == "encoder":
+        return albert_tf.AlbertEncoder(albert_config)
+    if FLAGS.task == "pretraining":
+        return albert_tf.AlbertPretrainer(albert_config)
+    if FLAGS.task == "classifier":
+        return albert_tf.AlbertClassifier(albert_config, len(labels))
+    return albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
+                                            FLAGS.end_n_top)

@@ -19,7 +19,6 @@ from albert_tf.constants import EXPORT_TASKS, LITERT_QUANTIZATIONS
 
 litert = startup.lazy_import("albert_tf.export.litert")
 serving = startup.lazy_import("albert_tf.export.serving")
-glue = startup.lazy_import("albert_tf.finetuning.glue")
 tf = startup.lazy_import("tensorflow")
 
 flags.DEFINE_string("albert_config_file", None, "albert_config.json of the model (default: the checkpoint's).")
@@ -44,28 +43,6 @@ flags.DEFINE_integer("max_predictions_per_seq", 20, "pretraining: masked positio
 FLAGS = flags.FLAGS
 
 
-def num_labels(checkpoint):
-    if FLAGS.label_names:
-        return len(FLAGS.label_names)
-    if FLAGS.task_name:
-        return len(glue.get_task(FLAGS.task_name).labels or ("score",))
-    if checkpoint is not None and checkpoint.label_names:
-        return len(checkpoint.label_names)
-    raise app.UsageError("--task=classifier needs --task_name (a GLUE task) or --label_names (--init_checkpoint "
-                         "names no labels)")
-
-
-def build_model(albert_config, checkpoint):
-    if FLAGS.task == "encoder":
-        return albert_tf.AlbertEncoder(albert_config)
-    if FLAGS.task == "pretraining":
-        return albert_tf.AlbertPretrainer(albert_config)
-    if FLAGS.task == "classifier":
-        return albert_tf.AlbertClassifier(albert_config, num_labels(checkpoint))
-    return albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
-                                            FLAGS.end_n_top)
-
-
 def main(argv):
     del argv
     files = checkpoint_flags.resolve(FLAGS.init_checkpoint, need_spm_model=False)
@@ -77,7 +54,8 @@ def main(argv):
         litert.check_config(config, files.config)
     except serving.ExportConfigError as e:
         raise app.UsageError(str(e)) from None
-    model = build_model(files.config, files.checkpoint)
+    labels = checkpoint_flags.label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
+    model = checkpoint_flags.task_model(files.config, labels)
     try:
         albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
     except albert_tf.CheckpointMismatchError as e:

@@ -42,7 +42,6 @@ flags.DEFINE_bool("pair_input", True, "Text tasks take text_b beside text_a (an 
 flags.DEFINE_string("task_name", None, "classifier: a GLUE task whose label names to export.")
 flags.DEFINE_list("label_names", None, "classifier: label names, one per class (instead of --task_name; default: "
                   "a Hugging Face checkpoint's id2label).")
-flags.DEFINE_float("classifier_dropout", 0.1, "classifier: as in training (inactive at serving).")
 flags.DEFINE_bool("version_2_with_negative", False, "squad: the model is a SQuAD 2.0 model.")
 flags.DEFINE_integer("start_n_top", 5, "squad v2.0: starts considered.")
 flags.DEFINE_integer("end_n_top", 5, "squad v2.0: ends considered per start.")
@@ -55,33 +54,10 @@ flags.DEFINE_float("threshold_to_export", float("nan"), "classifier: also output
 FLAGS = flags.FLAGS
 
 
-def label_names(checkpoint):
-    if FLAGS.label_names:
-        return tuple(FLAGS.label_names)
-    if FLAGS.task_name:
-        task = glue.get_task(FLAGS.task_name)
-        return task.labels or ("score",)
-    if checkpoint.label_names:
-        return checkpoint.label_names
-    raise app.UsageError("--task=classifier needs --task_name (a GLUE task) or --label_names (--init_checkpoint "
-                         "names no labels)")
-
-
 def pair_input():
     if FLAGS["pair_input"].present or not FLAGS.task_name or FLAGS.task != "classifier":
         return FLAGS.pair_input
     return glue.get_task(FLAGS.task_name).train.text_b is not None
-
-
-def build_model(albert_config, labels):
-    if FLAGS.task == "encoder":
-        return albert_tf.AlbertEncoder(albert_config)
-    if FLAGS.task == "pretraining":
-        return albert_tf.AlbertPretrainer(albert_config)
-    if FLAGS.task == "classifier":
-        return albert_tf.AlbertClassifier(albert_config, len(labels), FLAGS.classifier_dropout)
-    return albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
-                                            FLAGS.end_n_top)
 
 
 def main(argv):
@@ -91,8 +67,8 @@ def main(argv):
         serving.export_paths(FLAGS.export_dir, FLAGS.version, FLAGS.overwrite, FLAGS.hub_format)
     except FileExistsError as e:
         raise app.UsageError(f"--export_dir: {e}") from None
-    labels = label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
-    model = build_model(files.config, labels)
+    labels = checkpoint_flags.label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
+    model = checkpoint_flags.task_model(files.config, labels)
     try:
         albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
     except albert_tf.CheckpointMismatchError as e:

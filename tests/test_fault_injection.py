@@ -133,16 +133,24 @@ def assert_same_weights(ours, reference):
         np.testing.assert_array_equal(ours[name], reference[name], err_msg=name)
 
 
-def test_pretraining_killed_anywhere_resumes_to_the_same_weights_and_evaluations(tmp_path):
+def killed_and_rerun(tmp_path, script, flags, seed):
+    """(an uninterrupted run's folder, the folders of runs killed at each point and rerun); no
+    checkpoint named by a folder's checkpoint state may fail to load while it is killed."""
     reference = tmp_path / "reference"
-    seconds = timed_run("pretrain.py", *pretraining_flags(reference))
-
-    for point, after in enumerate(kill_points(2, seconds)):
+    seconds = timed_run(script, *flags(reference))
+    reruns = []
+    for point, after in enumerate(kill_points(seed, seconds)):
         folder = tmp_path / f"killed-{point}"
-        seen = run_killed("pretrain.py", pretraining_flags(folder), after, lambda: unloadable_checkpoints(folder))
-        run_script("pretrain.py", *pretraining_flags(folder))
+        assert run_killed(script, flags(folder), after, lambda: unloadable_checkpoints(folder)) == [], point
+        run_script(script, *flags(folder))
+        reruns.append(folder)
+    return reference, reruns
 
-        assert seen == [], f"kill point {point}"
+
+def test_pretraining_killed_anywhere_resumes_to_the_same_weights_and_evaluations(tmp_path):
+    reference, reruns = killed_and_rerun(tmp_path, "pretrain.py", pretraining_flags, seed=2)
+
+    for folder in reruns:
         assert_same_weights(weights(folder / "ckpt-60"), weights(reference / "ckpt-60"))
         assert (folder / "eval_results.txt").read_text() == (reference / "eval_results.txt").read_text()
         assert_same_weights(weights(folder / "model.ckpt-best"), weights(reference / "model.ckpt-best"))
@@ -159,18 +167,12 @@ def finetuning_flags(output_dir):
 
 
 def test_fine_tuning_killed_anywhere_resumes_to_the_same_weights_evaluations_and_predictions(tmp_path):
-    reference = tmp_path / "reference"
-    seconds = timed_run("run_classifier.py", *finetuning_flags(reference))
+    reference, reruns = killed_and_rerun(tmp_path, "run_classifier.py", finetuning_flags, seed=3)
 
-    for point, after in enumerate(kill_points(3, seconds)):
-        folder = tmp_path / f"killed-{point}"
-        seen = run_killed("run_classifier.py", finetuning_flags(folder), after, lambda: unloadable_checkpoints(folder))
-        run_script("run_classifier.py", *finetuning_flags(folder))
-
-        assert seen == [], f"kill point {point}"
+    for folder in reruns:
         assert_same_weights(weights(folder / "ckpt-40"), weights(reference / "ckpt-40"))
         for name in ("eval_results.txt", "best_trial.txt", "test_results.tsv"):
-            assert (folder / name).read_text() == (reference / name).read_text(), f"kill point {point}: {name}"
+            assert (folder / name).read_text() == (reference / name).read_text(), f"{folder.name}: {name}"
 
 
 # --- export ----------------------------------------------------------------------------------------
