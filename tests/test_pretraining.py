@@ -88,6 +88,7 @@ def test_accumulated_micro_batches_end_with_the_weights_of_the_whole_batch(one_d
         np.testing.assert_allclose(ours, reference, atol=REPLICA_ATOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [{"jit_compile": True}, {"mixed_precision": "mixed_bfloat16"},
                                        {"mixed_precision": "mixed_float16"}],
                          ids=["xla", "mixed_bfloat16", "mixed_float16"])
@@ -374,6 +375,7 @@ def killed_and_resumed(shards, tmp_path_factory):
     return tmp_path / "straight", tmp_path / "killed"
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(killed_and_resumed):
     straight_dir, killed_dir = killed_and_resumed
 
@@ -385,6 +387,7 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(killed_a
         np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_rewrites_its_flags_file(killed_and_resumed):
     flags_file = (killed_and_resumed[1] / "flags.txt").read_text()
 
@@ -511,6 +514,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_two_worker_processes_train_and_evaluate_together(tmp_path, shards):
     flagfile = write_flagfile(tmp_path, shards, "workers")
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}

@@ -569,6 +569,7 @@ def kill_when_a_shard_is_half_written(flags, folder, timeout=120):
     return process.wait()
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_the_earlier_output_whole_and_a_rerun_makes_it_byte_for_byte(tmp_path):
     # The same flags three times: complete, killed, again. Dupe factor 20 writes for about 2 seconds.
     out = tmp_path / "out"
