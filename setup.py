@@ -42,7 +42,7 @@ setuptools.setup(
         # The LiteRT interpreter that runs run/export_litert.py's files (TensorFlow's own tf.lite.Interpreter
         # is deprecated and lacks the runtime's newer kernels).
         "litert": ["ai-edge-litert==2.3.*"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6",
+        "test": ["pytest>=8", "pytest-xdist>=3.6", "hypothesis>=6.100", "tensorflow-datasets==4.9.10", "importlib_resources>=6",
                  "keras-hub==0.32.*", "apache-beam==2.77.*", "ai-edge-litert==2.3.*"],
         # Peers measured by run/benchmark.py; never needed at run time.
         "bench": ["keras-hub==0.32.*"],
