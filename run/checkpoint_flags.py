@@ -124,6 +124,20 @@ def label_names(info):
                          "names no labels)")
 
 
+def load_task_model(files):
+    """The model --task names (`task_model`) with --init_checkpoint's weights, for an export; a
+    checkpoint that does not fit it or holds non-finite weights is a one-line usage error."""
+    labels = label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
+    model = task_model(files.config, labels)
+    try:
+        albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
+    except albert_tf.CheckpointMismatchError as e:
+        raise app.UsageError(f"--init_checkpoint does not fit --task={FLAGS.task}: {e}") from None
+    except albert_tf.NonFiniteWeightsError as e:
+        raise app.UsageError(f"--init_checkpoint: {e}") from None
+    return model, labels
+
+
 def task_model(albert_config, labels=()):
     """The model that --task names, to export: a classifier of `labels`, or squad as
     --version_2_with_negative, --start_n_top and --end_n_top say."""

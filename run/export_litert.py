@@ -13,7 +13,6 @@ its config (and, for Hugging Face classifiers, the number of labels).
 from absl import app, flags, logging
 
 import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
-import albert_tf
 import checkpoint_flags
 from albert_tf.constants import EXPORT_TASKS, LITERT_QUANTIZATIONS
 
@@ -54,14 +53,7 @@ def main(argv):
         litert.check_config(config, files.config)
     except serving.ExportConfigError as e:
         raise app.UsageError(str(e)) from None
-    labels = checkpoint_flags.label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
-    model = checkpoint_flags.task_model(files.config, labels)
-    try:
-        albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
-    except albert_tf.CheckpointMismatchError as e:
-        raise app.UsageError(f"--init_checkpoint does not fit --task={FLAGS.task}: {e}") from None
-    except albert_tf.NonFiniteWeightsError as e:
-        raise app.UsageError(f"--init_checkpoint: {e}") from None
+    model, _ = checkpoint_flags.load_task_model(files)
     path = litert.export_litert(model, config, FLAGS.output_file)
     logging.info("Exported to %s (%.1f MB, quantization %s).", path, tf.io.gfile.stat(path).length / 1e6,
                  FLAGS.quantization)

@@ -16,7 +16,6 @@ import math
 from absl import app, flags, logging
 
 import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
-import albert_tf
 import checkpoint_flags
 from albert_tf.constants import EXPORT_TASKS
 
@@ -67,14 +66,7 @@ def main(argv):
         serving.export_paths(FLAGS.export_dir, FLAGS.version, FLAGS.overwrite, FLAGS.hub_format)
     except FileExistsError as e:
         raise app.UsageError(f"--export_dir: {e}") from None
-    labels = checkpoint_flags.label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
-    model = checkpoint_flags.task_model(files.config, labels)
-    try:
-        albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
-    except albert_tf.CheckpointMismatchError as e:
-        raise app.UsageError(f"--init_checkpoint does not fit --task={FLAGS.task}: {e}") from None
-    except albert_tf.NonFiniteWeightsError as e:
-        raise app.UsageError(f"--init_checkpoint: {e}") from None
+    model, labels = checkpoint_flags.load_task_model(files)
     config = serving.ExportConfig(
         task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=files.do_lower_case,
         pair_input=pair_input(), label_names=labels, top_k=FLAGS.top_k,
