@@ -17,7 +17,6 @@ variable `ALBERT_TF_VERBOSE=1` brings all of it back.
 import contextlib
 import importlib
 import logging
-import multiprocessing
 import os
 import re
 import sys
@@ -140,9 +139,3 @@ def run(main, flags_parser=app.parse_flags_with_usage):
         return main(argv)
 
     app.run(quiet_main, flags_parser=flags_parser)
-
-
-# A worker process that multiprocessing spawns runs a script's module-level code (importing this
-# module) before it imports the library: TensorFlow comes in here, as quiet as in the parent.
-if multiprocessing.parent_process() is not None and "tensorflow" not in sys.modules:
-    import_tensorflow()

@@ -17,12 +17,13 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.data import RECORD_FEATURES
-from albert_tf.data import pretraining_writer
+from albert_tf.data import pretraining_records, pretraining_writer
 from albert_tf.data.pretraining_dataset import UNUSED_FEATURES
 from albert_tf.data.pretraining_instances import (InstanceConfig, document_rng, instances_from_document,
                                                   is_start_piece, mask_tokens)
 from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
 from albert_tf.text import FullTokenizer
+from tests import worker_probe
 from tests.conftest import REPO_ROOT, finished_process_id, run_script
 
 SAMPLE_MODEL = "tfrecords/sample/botchan.model"
@@ -172,6 +173,49 @@ def test_same_seed_gives_identical_bytes_for_any_worker_count(tmp_path):
     _, two = write(tmp_path, "two", num_workers=2)
 
     assert [open(a, "rb").read() for a in one] == [open(b, "rb").read() for b in two]
+
+
+def test_worker_processes_import_no_tensorflow(tmp_path):
+    config = PretrainingDataConfig(input_files=(SAMPLE_CORPUS,), output_files=(str(tmp_path / "out.tfrecord"),),
+                                   spm_model_file=SAMPLE_MODEL, num_workers=2)
+
+    with pretraining_writer._worker_map(config) as worker_map:
+        answers = set(worker_map(worker_probe.tensorflow_imported, range(8), 1))
+
+    assert os.getpid() not in {pid for pid, _ in answers}
+    assert {imported for _, imported in answers} == {False}
+
+
+def test_records_are_encoded_as_tf_train_example_serializes_them():
+    def reference(ids, segments, boundary, positions, masked_ids, is_random_next, seq, predictions):
+        def ints(values, length):
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values) + [0] * (length - len(values))))
+
+        features = {
+            "input_ids": ints(ids, seq), "input_mask": ints([1] * len(ids), seq),
+            "segment_ids": ints(segments, seq), "token_boundary": ints(boundary, seq),
+            "masked_lm_positions": ints(positions, predictions), "masked_lm_ids": ints(masked_ids, predictions),
+            "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(
+                value=[1.0] * len(positions) + [0.0] * (predictions - len(positions)))),
+            "next_sentence_labels": ints([int(is_random_next)], 1),
+        }
+        return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
+
+    rng = random.Random(0)
+    # Vocabulary sizes and lengths whose varints and fields take one, two and three bytes.
+    for vocab_size, seq, predictions in ((100, 8, 1), (30000, 128, 20), (70000, 512, 80)):
+        encoder = pretraining_records.RecordEncoder(seq, predictions, vocab_size)
+        edges = [i for i in (0, 1, 127, 128, 16383, 16384, vocab_size - 1) if i < vocab_size]
+        for _ in range(100):
+            length = rng.randint(1, seq)
+            ids = [rng.choice(edges) if rng.random() < 0.3 else rng.randrange(vocab_size) for _ in range(length)]
+            segments = sorted(rng.randint(0, 1) for _ in range(length))
+            boundary = [rng.randint(0, 1) for _ in range(length)]
+            positions = sorted(rng.sample(range(length), rng.randint(0, min(length, predictions))))
+            masked_ids = [rng.randrange(vocab_size) for _ in positions]
+            fields = (ids, segments, boundary, positions, masked_ids, rng.random() < 0.5)
+
+            assert encoder.encode(*fields) == reference(*fields, seq, predictions)
 
 
 def test_masked_fraction_is_the_masked_lm_prob(tmp_path):

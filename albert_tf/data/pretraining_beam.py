@@ -22,7 +22,8 @@ import apache_beam as beam
 import tensorflow as tf
 
 from albert_tf.data.pretraining_instances import DOCUMENT_GROUP
-from albert_tf.data.pretraining_writer import (InstanceMaker, check_config, check_document_counts, check_shard_counts,
+from albert_tf.data.pretraining_records import InstanceMaker
+from albert_tf.data.pretraining_writer import (check_config, check_document_counts, check_shard_counts,
                                                count_documents, earlier_outputs, put_in_place, read_documents,
                                                remove_leftovers, stats_path, warn_overlong, write_stats)
 from albert_tf.staging import staging_path

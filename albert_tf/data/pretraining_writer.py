@@ -1,7 +1,9 @@
 """Raw text → pretraining TFRecord shards in the original record schema, on all cores.
 
 Documents are streamed (one sentence per line, a blank line between documents), in groups of
-`DOCUMENT_GROUP`, to a pool of worker processes. A first pass tokenizes them into a temporary file
+`DOCUMENT_GROUP`, to a pool of worker processes, started once for the whole run, which do all the
+per-document work (`pretraining_records`, without TensorFlow): this process reads the text, stores
+and forwards bytes, and writes records. A first pass tokenizes the groups into a temporary file
 (in TMPDIR, about twice the size of the text); each of the `dupe_factor` passes reads it back and
 makes instances, which come back in input order and are written round-robin to the output files.
 Memory holds a few groups, whatever the corpus size and `dupe_factor` (the original held
@@ -25,11 +27,13 @@ import time
 import tensorflow as tf
 from absl import logging
 
-from albert_tf.data.pretraining_instances import DOCUMENT_GROUP, InstanceConfig, document_rng, instances_from_document
+from albert_tf.data import pretraining_records
+from albert_tf.data.pretraining_instances import DOCUMENT_GROUP, InstanceConfig
 from albert_tf.staging import discard, leftovers, staging_path
-from albert_tf.text.tokenizer import FullTokenizer
+from albert_tf.text.tokenizer import FullTokenizer, read_model_proto
 
 PROGRESS_SECONDS = 10  # between progress lines
+MAX_GROUPS_PER_TASK, TASKS_PER_WORKER = 4, 8  # see _chunksize
 STATS_FILE = "pretraining_data_stats.json"
 _SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
 
@@ -80,87 +84,6 @@ def _groups(files):
         yield group
 
 
-class InstanceMaker:
-    """The per-document work, the same in the local pool and in the Beam pipeline
-    (`pretraining_beam`): tokenizing documents, and making the records of a group of them."""
-
-    def __init__(self, spm_model_file, do_lower_case, instance_config):
-        self.tokenizer = FullTokenizer(spm_model_file, do_lower_case)
-        self.config = instance_config
-        self.vocab_words = self.tokenizer.convert_ids_to_tokens(range(self.tokenizer.vocab_size))
-
-    def tokenize(self, documents):
-        """Documents (path, line numbers, lines) → (documents as lists of pieces, one list per line
-        that has any; (path, line number) of each line with more pieces than an instance can hold)."""
-        limit = self.config.max_seq_length - 3
-        tokenized, overlong = [], []
-        for path, numbers, lines in documents:
-            document = []
-            for number, tokens in zip(numbers, map(self.tokenizer.tokenize, lines)):
-                if len(tokens) > limit:
-                    overlong.append((path, number))
-                if tokens:
-                    document.append(tokens)
-            tokenized.append(document)
-        return tokenized, overlong
-
-    def group_records(self, seed, dupe, first_index, tokenized):
-        """The serialized records and statistics of one pass over a group of tokenized documents, the
-        first of them document `first_index` of the corpus. A random next sentence (NSP) comes from
-        another document of the group, so a group is the unit both paths hand out."""
-        records, stats = [], collections.Counter()
-        for offset, document in enumerate(tokenized):
-            others = [d for i, d in enumerate(tokenized) if i != offset and d]
-            rng = document_rng(seed, dupe, first_index + offset)
-            for instance in instances_from_document(document, self.config, self.vocab_words, rng, others):
-                records.append(_serialize(instance, self.tokenizer, self.config))
-                stats["instances"] += 1
-                stats["tokens"] += len(instance.tokens)
-                stats["masked"] += len(instance.masked_lm_positions)
-                stats["label_1"] += int(instance.is_random_next)
-                for n in instance.ngram_lengths:
-                    stats[f"ngram_{n}"] += 1
-        stats["documents"] = len(tokenized)
-        return records, stats
-
-
-_worker = None
-
-
-def _start_worker(spm_model_file, do_lower_case, instance_config):
-    global _worker
-    _worker = InstanceMaker(spm_model_file, do_lower_case, instance_config)
-
-
-def _tokenize_group(documents):
-    return _worker.tokenize(documents)
-
-
-def _process_group(task):
-    """(seed, dupe, first document index, tokenized documents) → (serialized records, statistics)."""
-    return _worker.group_records(*task)
-
-
-def _serialize(instance, tokenizer, config):
-    def ints(values, length):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values) + [0] * (length - len(values))))
-
-    seq, predictions = config.max_seq_length, config.max_predictions_per_seq
-    features = {
-        "input_ids": ints(tokenizer.convert_tokens_to_ids(instance.tokens), seq),
-        "input_mask": ints([1] * len(instance.tokens), seq),
-        "segment_ids": ints(instance.segment_ids, seq),
-        "token_boundary": ints(instance.token_boundary, seq),
-        "masked_lm_positions": ints(instance.masked_lm_positions, predictions),
-        "masked_lm_ids": ints(tokenizer.convert_tokens_to_ids(instance.masked_lm_labels), predictions),
-        "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(
-            value=[1.0] * len(instance.masked_lm_positions) + [0.0] * (predictions - len(instance.masked_lm_positions)))),
-        "next_sentence_labels": ints([int(instance.is_random_next)], 1),
-    }
-    # Deterministic: a protobuf map (the features) otherwise serializes in per-process hash order.
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
-
-
 def check_config(config):
     """Clear errors before any work; names the original flags."""
     instance = config.instance
@@ -182,15 +105,26 @@ def check_config(config):
 
 @contextlib.contextmanager
 def _worker_map(config):
-    """An ordered `map` over the workers: in this process for one worker (a worker process would
-    only add its start-up, importing TensorFlow), else over a pool."""
-    worker_args = (config.spm_model_file, config.do_lower_case, config.instance)
+    """An ordered `map(function, tasks, chunksize)` over the workers, for both stages: in this
+    process for one worker (a process would only add its start-up and the copying), else over a
+    pool of processes started once. They import `pretraining_records` and SentencePiece, not
+    TensorFlow, and get the SentencePiece model as bytes read here (from any file system)."""
+    worker_args = (config.spm_model_file, read_model_proto(config.spm_model_file), config.do_lower_case,
+                   config.instance)
     if config.num_workers == 1:
-        _start_worker(*worker_args)
-        yield map
+        pretraining_records.start_worker(*worker_args)
+        yield lambda function, tasks, chunksize: map(function, tasks)
         return
-    with multiprocessing.get_context("spawn").Pool(config.num_workers, _start_worker, worker_args) as pool:
+    context = multiprocessing.get_context("spawn")  # fork would copy TensorFlow's threads' locks
+    with context.Pool(config.num_workers, pretraining_records.start_worker, worker_args) as pool:
         yield pool.imap
+
+
+def _chunksize(groups, config):
+    """Groups per task sent to a worker: enough that the copying between processes costs little
+    next to the work, few enough that each worker gets several tasks (the work of a pass is spread
+    in tasks, and the last task of the run leaves the other workers idle)."""
+    return max(1, min(MAX_GROUPS_PER_TASK, groups // (TASKS_PER_WORKER * config.num_workers)))
 
 
 class _Progress:
@@ -212,14 +146,17 @@ class _Progress:
 
 
 def _tokenize(worker_map, config, total_documents, tokenized, stats):
-    """Pickles the tokenized groups into `tokenized`; returns their count. Counts the lines longer
-    than an instance in `stats` and names them in a warning per file."""
+    """Stores each tokenized group in `tokenized` as (documents, the workers' pickle of them);
+    returns their count. Counts the lines longer than an instance in `stats` and names them in a
+    warning per file."""
     progress, groups, documents = _Progress("tokenizing", total_documents), 0, 0
     overlong = collections.defaultdict(list)
-    for group, group_overlong in worker_map(_tokenize_group, _groups(config.input_files)):
-        pickle.dump(group, tokenized, protocol=pickle.HIGHEST_PROTOCOL)
+    chunksize = _chunksize(-(-total_documents // DOCUMENT_GROUP), config)
+    for group, count, group_overlong in worker_map(pretraining_records.tokenize_group, _groups(config.input_files),
+                                                   chunksize):
+        pickle.dump((count, group), tokenized, protocol=pickle.HIGHEST_PROTOCOL)
         groups += 1
-        documents += len(group)
+        documents += count
         for path, number in group_overlong:
             overlong[path].append(number)
         progress.update(documents)
@@ -344,11 +281,12 @@ def _write_aside(config, staged, total_documents, stats):
                 tokenized.seek(0)
                 first = 0
                 for _ in range(groups):
-                    group = pickle.load(tokenized)
+                    count, group = pickle.load(tokenized)
                     yield config.random_seed, dupe, first, group
-                    first += len(group)
+                    first += count
 
-        written = _write_records(worker_map(_process_group, tasks()), writers, stats, total_documents, config)
+        results = worker_map(pretraining_records.make_group_records, tasks(), _chunksize(groups, config))
+        written = _write_records(results, writers, stats, total_documents, config)
     shards = len(config.output_files)
     check_shard_counts([written // shards + (i < written % shards) for i in range(shards)], config)
     write_stats(staged[stats_path(config)], stats, config)

@@ -3,7 +3,6 @@
 import unicodedata
 
 import sentencepiece as spm
-import tensorflow as tf
 
 SPIECE_UNDERLINE = "▁"
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
@@ -42,23 +41,37 @@ def encode_pieces(processor, text):
     return pieces
 
 
+def read_model_proto(spm_model_file):
+    """The bytes of a SentencePiece model file, local or on any file system TensorFlow reads (gs://)."""
+    # Imported here: the data tool's workers build their tokenizer from bytes the parent read, and
+    # import no TensorFlow.
+    import tensorflow as tf
+
+    if not tf.io.gfile.exists(spm_model_file):
+        raise FileNotFoundError(f"SentencePiece model not found: {spm_model_file}")
+    with tf.io.gfile.GFile(spm_model_file, "rb") as f:
+        return f.read()
+
+
 class FullTokenizer:
     """The original `tokenization.FullTokenizer` for SentencePiece models.
 
     Unlike the original, `tokenize` applies the preprocessing itself (the original left
     lowercasing and accent stripping to each caller, and `FullTokenizer.tokenize` on raw text did
     neither), so one call gives the ids the models were trained on.
+
+    `model_proto`, the model file's bytes (`read_model_proto`), spares reading `spm_model_file`,
+    which then only names the model in errors.
     """
 
-    def __init__(self, spm_model_file, do_lower_case=True):
-        if not tf.io.gfile.exists(spm_model_file):
-            raise FileNotFoundError(f"SentencePiece model not found: {spm_model_file}")
-        with tf.io.gfile.GFile(spm_model_file, "rb") as f:
-            try:
-                self.processor = spm.SentencePieceProcessor(model_proto=f.read())
-            except RuntimeError:  # SentencePiece says only "could not parse ModelProto", naming no file
-                raise ValueError(f"{spm_model_file} is not a SentencePiece model (pass the .model file that "
-                                 "spm_train wrote, or that came with the checkpoint; not its .vocab)") from None
+    def __init__(self, spm_model_file, do_lower_case=True, model_proto=None):
+        if model_proto is None:
+            model_proto = read_model_proto(spm_model_file)
+        try:
+            self.processor = spm.SentencePieceProcessor(model_proto=model_proto)
+        except RuntimeError:  # SentencePiece says only "could not parse ModelProto", naming no file
+            raise ValueError(f"{spm_model_file} is not a SentencePiece model (pass the .model file that "
+                             "spm_train wrote, or that came with the checkpoint; not its .vocab)") from None
         self.spm_model_file = spm_model_file
         self.do_lower_case = do_lower_case
         # Python dict lookups: a call into SentencePiece per piece costs more than the lookup itself.
