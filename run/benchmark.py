@@ -2,7 +2,9 @@
 
     python run/benchmark.py model --config=run/configs/albert_base.json --batch=8 --seq=128 --peer=keras_hub
     python run/benchmark.py train --flagfile=run/flags/quickstart.flags --peer=keras_hub --curve_steps=200
-    python run/benchmark.py data --data_dupe_factor=40 --original_tool=PATH/albert/create_pretraining_data.py
+    python run/benchmark.py data --data_corpus_mb=50 --data_seq=128 --data_dupe_factor=2
+    python run/benchmark.py data --data_corpus_mb=3 --data_seq=128 --data_dupe_factor=10 \
+        --original_tool=PATH/albert/create_pretraining_data.py
     python run/benchmark.py serve --export_dir=exports/sst2/1
     python run/benchmark.py litert --config=run/configs/albert_base.json --seq=128 \
         --sst2_checkpoint=tfrecords/sst2_output/model.ckpt-best --squad_checkpoint=tfrecords/squad1_output/model.ckpt-best
@@ -17,6 +19,7 @@ the machine's speed falls on both; the median is reported. keras-hub is an optio
 import dataclasses
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -58,7 +61,11 @@ flags.DEFINE_string("corpus", "tfrecords/sample/botchan_corpus.txt", "data: text
 flags.DEFINE_string("spm_model", "tfrecords/sample/botchan.model", "data: SentencePiece model.")
 flags.DEFINE_integer("data_seq", 512, "data: max_seq_length of the records and of the pipeline's batches.")
 flags.DEFINE_integer("data_batch", 64, "data: pipeline batch size.")
-flags.DEFINE_integer("data_dupe_factor", 5, "data: passes over the corpus.")
+flags.DEFINE_integer("data_dupe_factor", 5, "data: passes over the corpus of the whole run; at least 2. Each tool "
+                     "also runs with one pass: the steady state is the difference between the two runs, the "
+                     "passes after the first, without the start-up and the tokenizing.")
+flags.DEFINE_float("data_corpus_mb", 0, "data: if set, the text is about this many MB of --corpus's documents, "
+                   "repeated in shuffled orders (a corpus big enough for the steady state to show).")
 flags.DEFINE_string("original_tool", None,
                     "data: the original release's create_pretraining_data.py (in a google-research/albert "
                     "checkout, next to its tokenization.py), timed as the peer: both tools run as commands "
@@ -313,21 +320,28 @@ def benchmark_train():
 
 
 def benchmark_data():
+    if FLAGS.data_dupe_factor < 2:
+        raise app.UsageError("--data_dupe_factor must be at least 2: the steady state is the difference between "
+                             "a run with it and a run with one pass")
     workdir = tempfile.mkdtemp()
-    print(f"corpus={FLAGS.corpus} seq={FLAGS.data_seq} dupe_factor={FLAGS.data_dupe_factor} cores={os.cpu_count()}")
-    rates = {}
+    corpus = make_corpus(FLAGS.corpus, FLAGS.data_corpus_mb, workdir) if FLAGS.data_corpus_mb else FLAGS.corpus
+    print(f"corpus={corpus} ({os.path.getsize(corpus) / 1e6:.1f} MB) seq={FLAGS.data_seq} "
+          f"dupe_factor={FLAGS.data_dupe_factor} cores={os.cpu_count()}")
+    steady, outputs = {}, ()
     for workers in sorted({1, os.cpu_count()}):
-        outputs = tuple(os.path.join(workdir, f"w{workers}-{i}.tfrecord") for i in range(4))
-        summary = write_pretraining_data(PretrainingDataConfig(
-            input_files=(FLAGS.corpus,), output_files=outputs, spm_model_file=FLAGS.spm_model,
-            dupe_factor=FLAGS.data_dupe_factor, num_workers=workers,
-            instance=InstanceConfig(max_seq_length=FLAGS.data_seq, max_predictions_per_seq=20)))
-        rates[workers] = summary["instances_per_second"]
-        print(f"create_pretraining_data, {workers} worker(s): {rates[workers]:.0f} instances/s "
-              f"({summary['instances']} instances)")
-    print(f"{os.cpu_count()} workers vs 1: {rates[os.cpu_count()] / rates[1]:.2f}x")
+        def run(dupe_factor, workers=workers):
+            nonlocal outputs
+            outputs = tuple(os.path.join(workdir, f"w{workers}-d{dupe_factor}-{i}.tfrecord") for i in range(4))
+            summary = write_pretraining_data(PretrainingDataConfig(
+                input_files=(corpus,), output_files=outputs, spm_model_file=FLAGS.spm_model,
+                dupe_factor=dupe_factor, num_workers=workers,
+                instance=InstanceConfig(max_seq_length=FLAGS.data_seq, max_predictions_per_seq=20)))
+            return summary["instances"]
+
+        steady[workers] = time_runs(f"create_pretraining_data, {workers} worker(s)", run)[1]
+    print(f"steady state, {os.cpu_count()} workers vs 1: {steady[os.cpu_count()] / steady[1]:.2f}x")
     if FLAGS.original_tool:
-        compare_with_the_original_tool(workdir)
+        compare_with_the_original_tool(corpus, workdir)
     dataset = pretraining_dataset(list(outputs), FLAGS.data_batch, FLAGS.data_seq, 20, True, seed=0)
     batches = 50
     for _ in dataset.take(5):
@@ -339,8 +353,47 @@ def benchmark_data():
           f"{batches * FLAGS.data_batch / (time.perf_counter() - start):.0f} examples/s")
 
 
+def make_corpus(sample, megabytes, workdir):
+    """About `megabytes` of the sample's documents, repeated, each repetition in another order (seeded):
+    a corpus of many groups of documents, to spread over the workers."""
+    with open(sample, encoding="utf-8") as f:
+        documents = [d.strip() for d in f.read().split("\n\n") if d.strip()]
+    rng, chosen, size = random.Random(0), [], 0
+    while size < megabytes * 1e6:
+        order = rng.sample(documents, len(documents))
+        for document in order:
+            chosen.append(document)
+            size += len(document.encode("utf-8")) + 2
+            if size >= megabytes * 1e6:
+                break
+    path = os.path.join(workdir, f"corpus-{megabytes:g}mb.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n\n".join(chosen) + "\n")
+    return path
+
+
+def time_runs(name, run):
+    """Times `run(dupe_factor)` (→ instances written) with one pass and with --data_dupe_factor; prints
+    and returns instances/s of the whole run at --data_dupe_factor and in steady state (the passes after the
+    first: the difference between the two runs)."""
+    (n1, t1), (n2, t2) = [_timed(run, dupe_factor) for dupe_factor in (1, FLAGS.data_dupe_factor)]
+    rates = n2 / t2, (n2 - n1) / (t2 - t1) if t2 > t1 else float("nan")
+    print(f"{name}: dupe_factor {FLAGS.data_dupe_factor}: {n2} instances in {t2:.1f}s = {rates[0]:.0f} instances/s; "
+          f"steady state (dupe_factor 1: {n1} in {t1:.1f}s): {rates[1]:.0f} instances/s")
+    sys.stdout.flush()
+    return rates
+
+
+def _timed(run, dupe_factor):
+    start = time.perf_counter()
+    instances = run(dupe_factor)
+    return instances, time.perf_counter() - start
+
+
 # Runs the original script under TF 2: its tokenization.py imports tensorflow_hub for a TF-Hub helper
 # that the data tool never calls, and tensorflow_hub needs tf-keras, which this stack does not have.
+# The script imports `from albert import tokenization`: its folder stands for the package `albert`,
+# whatever the checkout's folder is called.
 ORIGINAL_TOOL_LAUNCHER = """
 import os, runpy, sys, types
 try:
@@ -348,19 +401,22 @@ try:
 except ImportError:
     sys.modules["tensorflow_hub"] = types.ModuleType("tensorflow_hub")
 script = sys.argv[1]
-sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+folder = os.path.dirname(os.path.abspath(script))
+sys.path.insert(0, folder)
+package = types.ModuleType("albert")
+package.__path__ = [folder]
+sys.modules.setdefault("albert", package)
 sys.argv = sys.argv[1:]
 runpy.run_path(script, run_name="__main__")
 """
 
 
-def compare_with_the_original_tool(workdir):
-    """Ours and the original's, each run as a command from the same flags, at `--data_dupe_factor`
-    and at twice that. Whole runs count start-up (importing TensorFlow, reading and tokenizing the
-    corpus, spawning workers), as a user sees it; the difference between the two runs is the
-    steady-state throughput, which is what a large corpus gets."""
+def compare_with_the_original_tool(corpus, workdir):
+    """Ours and the original's, each run as a command from the same flags (`time_runs`). Whole runs
+    count start-up (importing TensorFlow, reading and tokenizing the corpus, starting workers), as a
+    user sees it; the steady state is what a large corpus gets."""
     # The original requires --vocab_file, and ignores it when given an spm model.
-    common = [f"--input_file={FLAGS.corpus}", f"--spm_model_file={FLAGS.spm_model}", f"--vocab_file={FLAGS.spm_model}",
+    common = [f"--input_file={corpus}", f"--spm_model_file={FLAGS.spm_model}", f"--vocab_file={FLAGS.spm_model}",
               "--do_lower_case=true", f"--max_seq_length={FLAGS.data_seq}", "--max_predictions_per_seq=20",
               "--ngram=3", "--masked_lm_prob=0.15", "--random_seed=12345"]
     ours_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "create_pretraining_data.py")
@@ -372,21 +428,15 @@ def compare_with_the_original_tool(workdir):
         commands[f"ours, {workers} worker(s)"] = [sys.executable, ours_script, f"--num_workers={workers}"]
     rates = {}
     for name, command in commands.items():
-        runs = []
-        for dupe_factor in (FLAGS.data_dupe_factor, 2 * FLAGS.data_dupe_factor):
+        def run(dupe_factor, name=name, command=command):
             output = os.path.join(workdir, f"{name.replace(' ', '').replace(',', '-')}-{dupe_factor}.tfrecord")
-            start = time.perf_counter()
             result = subprocess.run(command + common + [f"--dupe_factor={dupe_factor}", f"--output_file={output}"],
                                     env=env, capture_output=True, text=True)
-            seconds = time.perf_counter() - start
             if result.returncode:
                 sys.exit(f"{name} failed ({' '.join(command[:2])} ...):\n{result.stderr[-3000:]}")
-            runs.append((sum(1 for _ in tf.data.TFRecordDataset(output)), seconds))
-        (n1, t1), (n2, t2) = runs
-        rates[name] = n1 / t1, (n2 - n1) / (t2 - t1) if t2 > t1 else float("nan")
-        print(f"command, {name}: dupe_factor {FLAGS.data_dupe_factor}: {n1} instances in {t1:.1f}s = "
-              f"{rates[name][0]:.0f} instances/s; steady state (x2 run: {n2} in {t2:.1f}s): "
-              f"{rates[name][1]:.0f} instances/s")
+            return sum(1 for _ in tf.data.TFRecordDataset(output))
+
+        rates[name] = time_runs(f"command, {name}", run)
     whole, steady = rates.pop("original, 1 process")
     for name, (ours_whole, ours_steady) in rates.items():
         print(f"{name} vs the original tool: {ours_whole / whole:.2f}x whole run, "

@@ -1,6 +1,7 @@
 """The entry points in run/ work as the README shows them."""
 
 import os
+import re
 
 import pytest
 
@@ -106,9 +107,13 @@ def test_train_benchmark_times_the_pretraining_step_and_compares_loss_curves(tmp
 
 
 def test_data_benchmark_reports_writer_and_pipeline_throughput():
-    result = run_script("benchmark.py", "data", "--data_seq=64", "--data_dupe_factor=1", "--data_batch=8")
+    result = run_script("benchmark.py", "data", "--data_seq=64", "--data_dupe_factor=2", "--data_batch=8",
+                        "--data_corpus_mb=0.05")
 
-    assert "create_pretraining_data, 1 worker(s):" in result.stdout and "input pipeline, batch 8 x seq 64" in result.stdout
+    assert "corpus-0.05mb.txt" in result.stdout
+    assert "create_pretraining_data, 1 worker(s): dupe_factor 2:" in result.stdout
+    assert re.search(r"steady state, \d+ workers vs 1: [\d.]+x", result.stdout)
+    assert "input pipeline, batch 8 x seq 64" in result.stdout
 
 
 @pytest.mark.slow
