@@ -76,9 +76,9 @@ def _varint(value):
     return bytes(encoded)
 
 
-def _field(number, payload):
-    """A length-delimited protobuf field: a message, a string or a packed list."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+# Tags of length-delimited fields (a message, a string or a packed list): (field number << 3) | 2.
+_FIELD_1, _FIELD_2, _FIELD_3 = b"\x0a", b"\x12", b"\x1a"
+_INT64_LIST, _FLOAT_LIST = _FIELD_3, _FIELD_2  # the Feature fields
 
 
 class RecordEncoder:
@@ -86,37 +86,42 @@ class RecordEncoder:
 
     An Example is a Features message holding a map from name to Feature; deterministic serialization
     writes the map's entries sorted by name, each as (key, value) fields. An int64 Feature is an
-    Int64List of packed varints (field 3), a float one a FloatList of packed float32 (field 2). Every
-    list here is padded to a fixed length, so none is empty (an empty one would be left out).
+    Int64List of packed varints, a float one a FloatList of packed float32. Every list here is padded
+    to a fixed length, so none is empty (an empty one would be left out).
     """
 
     def __init__(self, max_seq_length, max_predictions_per_seq, vocab_size):
         self.seq, self.predictions = max_seq_length, max_predictions_per_seq
-        # Ids and positions come from a table: a varint per value costs several Python operations.
-        self.varints = [_varint(i) for i in range(max(vocab_size, max_seq_length))]
+        # Ids, positions and lengths come from a table: a varint costs several Python operations.
+        self.varints = [_varint(i) for i in range(max(vocab_size, max_seq_length, 1 << 14))]
+
+    def _field(self, tag, payload):
+        length = len(payload)
+        return tag + (self.varints[length] if length < len(self.varints) else _varint(length)) + payload
 
     def encode(self, input_ids, segment_ids, token_boundary, masked_lm_positions, masked_lm_ids, is_random_next):
         """The bytes of one instance: token ids, 0/1 segment ids and boundaries, masked positions
         and their ids, and whether B is the other part swapped (or, with NSP, random)."""
-        varints, seq, predictions = self.varints, self.seq, self.predictions
+        varints, seq, predictions, field = self.varints, self.seq, self.predictions, self._field
         length, masked = len(input_ids), len(masked_lm_positions)
 
         def ints(values, padding):
             return b"".join([varints[v] for v in values]) + bytes(padding)
 
         features = (  # sorted by name
-            ("input_ids", ints(input_ids, seq - length), 3),
-            ("input_mask", b"\x01" * length + bytes(seq - length), 3),
-            ("masked_lm_ids", ints(masked_lm_ids, predictions - masked), 3),
-            ("masked_lm_positions", ints(masked_lm_positions, predictions - masked), 3),
-            ("masked_lm_weights", _ONE_FLOAT * masked + _ZERO_FLOAT * (predictions - masked), 2),
-            ("next_sentence_labels", b"\x01" if is_random_next else b"\x00", 3),
-            ("segment_ids", bytes(segment_ids) + bytes(seq - length), 3),
-            ("token_boundary", bytes(token_boundary) + bytes(seq - length), 3),
+            (b"input_ids", ints(input_ids, seq - length), _INT64_LIST),
+            (b"input_mask", b"\x01" * length + bytes(seq - length), _INT64_LIST),
+            (b"masked_lm_ids", ints(masked_lm_ids, predictions - masked), _INT64_LIST),
+            (b"masked_lm_positions", ints(masked_lm_positions, predictions - masked), _INT64_LIST),
+            (b"masked_lm_weights", _ONE_FLOAT * masked + _ZERO_FLOAT * (predictions - masked), _FLOAT_LIST),
+            (b"next_sentence_labels", b"\x01" if is_random_next else b"\x00", _INT64_LIST),
+            (b"segment_ids", bytes(segment_ids) + bytes(seq - length), _INT64_LIST),
+            (b"token_boundary", bytes(token_boundary) + bytes(seq - length), _INT64_LIST),
         )
-        entries = b"".join([_field(1, _field(1, name.encode()) + _field(2, _field(kind, _field(1, values))))
-                            for name, values, kind in features])
-        return _field(1, entries)
+        entries = b"".join([
+            field(_FIELD_1, field(_FIELD_1, name) + field(_FIELD_2, field(kind, field(_FIELD_1, values))))
+            for name, values, kind in features])
+        return field(_FIELD_1, entries)
 
 
 # The worker processes' state and tasks. A worker builds its InstanceMaker once, at start; tokenized

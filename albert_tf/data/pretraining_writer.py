@@ -108,7 +108,9 @@ def _worker_map(config):
     """An ordered `map(function, tasks, chunksize)` over the workers, for both stages: in this
     process for one worker (a process would only add its start-up and the copying), else over a
     pool of processes started once. They import `pretraining_records` and SentencePiece, not
-    TensorFlow, and get the SentencePiece model as bytes read here (from any file system)."""
+    TensorFlow, and get the SentencePiece model as bytes read here (from any file system). Spawned,
+    they also run the main script's module-level code, as multiprocessing does: the run/ scripts
+    import TensorFlow only once their `main` runs."""
     worker_args = (config.spm_model_file, read_model_proto(config.spm_model_file), config.do_lower_case,
                    config.instance)
     if config.num_workers == 1:
