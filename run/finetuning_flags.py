@@ -52,6 +52,11 @@ def define_common_flags(*, max_seq_length, learning_rate, save_checkpoints_steps
                          "evaluation run chooses among every checkpoint, as with the original.")
     flags.DEFINE_integer("iterations_per_loop", 1000, "Steps run inside one compiled call.")
     flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
+    flags.DEFINE_bool("dynamic_padding", True, "Cut each batch to its longest row (rounded up to a multiple of 16 "
+                      "tokens) instead of --max_seq_length, and train on batches of similar lengths: eval metrics and "
+                      "predictions are unchanged, training is the same in expectation but not bit-identical to "
+                      "--nodynamic_padding. Ignored on TPUs, which need static shapes; --nodynamic_padding keeps every "
+                      "batch at --max_seq_length elsewhere too.")
     job_flags.define_device_flags()
     flags.mark_flags_as_required(["output_dir"])
 
@@ -99,7 +104,8 @@ def finetuning_config(num_train_steps=None, num_warmup_steps=None):
         num_warmup_steps=num_warmup_steps if num_warmup_steps is not None else FLAGS.warmup_step,
         save_checkpoints_steps=FLAGS.save_checkpoints_steps, keep_checkpoint_max=keep,
         steps_per_loop=FLAGS.iterations_per_loop, init_checkpoint=FLAGS.init_checkpoint,
-        mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile, seed=FLAGS.seed)
+        mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile, seed=FLAGS.seed,
+        dynamic_padding=FLAGS.dynamic_padding)
 
 
 def create_finetuner(strategy, model_fn, loss_fn, config):

@@ -9,6 +9,16 @@ Estimators did (global batch sizes, AdamW/LAMB with warmup and linear decay, a c
 Unlike the original, evaluation and prediction never wait for checkpoints to appear: an
 eval- or predict-only run uses the checkpoints that exist (the original polled until a
 checkpoint reached the train step count, so a predict-only run could loop forever).
+
+Dynamic padding (`FinetuningConfig.dynamic_padding`, on by default, off on TPUs): every batch is
+cut to its longest row rounded up to a multiple of `PAD_MULTIPLE` tokens, since GLUE sentences
+are far shorter than `max_seq_length`. The attention mask gives padded keys a weight of exactly
+zero, so real positions' outputs equal those of fixed padding up to float rounding (evaluation
+and prediction keep their order and their metrics). Training also groups examples of similar
+length: each window of `BUCKET_WINDOW_BATCHES` batches of the shuffled stream is sorted by length,
+cut into batches and those are shuffled. Every example is still seen once per epoch in a random
+order of batches, so training is the same in expectation as with fixed padding but not
+bit-identical (other examples share a batch); it stays deterministic and exactly resumable.
 """
 
 import dataclasses
@@ -30,6 +40,17 @@ from albert_tf.staging import write_text
 
 BEST_CHECKPOINT = "model.ckpt-best"
 SHUFFLE_BUFFER = 10000
+# Features with a token axis (the last), cut by dynamic padding; the rest (labels, answer
+# positions) are per example.
+TOKEN_FEATURES = ("input_word_ids", "input_mask", "input_type_ids", "p_mask")
+# Padded lengths are multiples of this: a few shapes, so few tf.function traces and XLA programs.
+PAD_MULTIPLE = 16
+# Training sorts by length within this many batches: more makes batches more uniform in length,
+# and longer-range the correlation of an example with its batch mates.
+BUCKET_WINDOW_BATCHES = 32
+# What a model's per-token scores (SQuAD logits) read at positions that dynamic padding cut: the
+# score of a position that cannot be an answer, so no ranking picks one.
+CUT_POSITION_SCORE = -1e30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +72,7 @@ class FinetuningConfig:
     mixed_precision: str = "float32"
     jit_compile: bool = False
     seed: int = 12345
+    dynamic_padding: bool = True  # ignored on a TPUStrategy, which needs static shapes
 
 
 def validate(config, num_replicas):
@@ -71,6 +93,28 @@ def validate(config, num_replicas):
         raise ValueError(f"--keep_checkpoint_max must be >= 0 (0 keeps all), got {config.keep_checkpoint_max}")
 
 
+def padded_length(input_mask):
+    """The length a batch is cut to: its longest row (last real token) rounded up to a multiple of
+    `PAD_MULTIPLE`, at most the features' length. `input_mask` [B, (choices,) T]."""
+    max_length = tf.shape(input_mask, out_type=tf.int64)[-1]
+    positions = tf.range(1, max_length + 1)
+    longest = tf.reduce_max(tf.cast(input_mask, tf.int64) * positions)
+    return tf.minimum(tf.maximum(-(-longest // PAD_MULTIPLE), 1) * PAD_MULTIPLE, max_length)
+
+
+def trim_batch(batch):
+    """The batch without the padding columns past `padded_length`."""
+    length = padded_length(batch["input_mask"])
+    return {name: value[..., :length] if name in TOKEN_FEATURES else value for name, value in batch.items()}
+
+
+def _example_lengths(input_mask):
+    """Real tokens per example [N] of `input_mask` [N, (choices,) T]; of a multiple-choice example,
+    its longest choice's."""
+    lengths = tf.reduce_sum(tf.cast(input_mask, tf.int32), axis=-1)
+    return tf.reduce_max(tf.reshape(lengths, [tf.shape(lengths)[0], -1]), axis=1)
+
+
 class Finetuner:
     """Model, optimizer and checkpoints of one fine-tuning job.
 
@@ -88,6 +132,9 @@ class Finetuner:
         self.loss_fn = loss_fn
         self.config = config
         validate(config, strategy.num_replicas_in_sync)
+        self.dynamic_padding = config.dynamic_padding and not isinstance(strategy, tf.distribute.TPUStrategy)
+        if config.dynamic_padding and not self.dynamic_padding:
+            logging.info("Fixed padding to max_seq_length: a TPU needs static shapes.")
         tf.io.gfile.makedirs(config.output_dir)
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
@@ -199,7 +246,7 @@ class Finetuner:
             self.restore_for_training()
         if evaluate is not None and self.manager.latest_checkpoint and self.step not in self._evaluated_steps():
             self._evaluate_checkpoint(evaluate, selection_metric)  # the job was killed between saving and evaluating
-        dataset = self._training_stream(train_features).batch(config.train_batch_size, drop_remainder=True)
+        dataset = self._training_batches(train_features)
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset.prefetch(tf.data.AUTOTUNE)))
         self._train_loop = self._train_loop or self._make_train_loop()
         start_step, start_time = self.step, time.time()
@@ -220,18 +267,45 @@ class Finetuner:
                 if evaluate is not None:
                     self._evaluate_checkpoint(evaluate, selection_metric)
 
-    def _training_stream(self, features):
-        """The training examples in the order an uninterrupted job reads them, from where this step is.
+    def _training_batches(self, features):
+        """The training batches in the order an uninterrupted job reads them, from where this step is.
 
         Epoch e is `features` shuffled with seed + e; a resumed job skips what its steps consumed,
-        so it trains on the same batches as a job that was never stopped.
+        so it trains on the same batches as a job that was never stopped. With dynamic padding the
+        stream is cut into windows of batches sorted by length (see the module's docstring); a
+        resumed job skips whole windows of examples, then the batches of its window already done.
         """
+        batch_size = self.config.train_batch_size
         count = int(features.reduce(0, lambda n, _: n + 1))
         if count == 0:
             raise ValueError("no training examples")
-        epoch, offset = divmod(self.step * self.config.train_batch_size, count)
+        if not (self.dynamic_padding and "input_mask" in features.element_spec):
+            epoch, offset = divmod(self.step * batch_size, count)
+            return self._stream(features, epoch).skip(offset).batch(batch_size, drop_remainder=True)
+        # At most an epoch's examples: only a window that straddles two epochs can hold an example twice.
+        window = min(BUCKET_WINDOW_BATCHES, max(1, count // batch_size))
+        windows_done, batches_done = divmod(self.step, window)
+        epoch, offset = divmod(windows_done * window * batch_size, count)
+        windows = self._stream(features, epoch).skip(offset).batch(window * batch_size, drop_remainder=True)
+
+        def length_sorted_batches(index, examples):
+            order = tf.argsort(_example_lengths(examples["input_mask"]), stable=True)
+            batches = {name: tf.reshape(tf.gather(value, order), tf.concat([[window, batch_size],
+                                                                            tf.shape(value)[1:]], 0))
+                       for name, value in examples.items()}
+            # Sorted batches would run from short to long in each window; seeded by the window's
+            # index, their order is the same on resuming.
+            shuffled = tf.argsort(tf.random.stateless_uniform([window], seed=[self.config.seed, index]))
+            return tf.data.Dataset.from_tensor_slices({name: tf.gather(value, shuffled)
+                                                       for name, value in batches.items()})
+
+        return (windows.enumerate(windows_done).flat_map(length_sorted_batches).skip(batches_done)
+                .map(trim_batch, num_parallel_calls=tf.data.AUTOTUNE))
+
+    def _stream(self, features, epoch):
+        """The examples of every epoch from `epoch` on, each shuffled with seed + its number."""
         epochs = tf.data.Dataset.range(epoch, tf.int64.max)
-        return epochs.flat_map(lambda e: features.shuffle(SHUFFLE_BUFFER, seed=self.config.seed + e)).skip(offset)
+        return epochs.flat_map(lambda e: features.shuffle(SHUFFLE_BUFFER, seed=self.config.seed + e))
 
     def _evaluated_steps(self):
         path = os.path.join(self.config.output_dir, "eval_results.txt")
@@ -306,23 +380,46 @@ class Finetuner:
         """The model's outputs on a dataset of unbatched feature dicts, as NumPy arrays in order.
 
         The last batch is padded to a full global batch (every replica gets the same shape) and
-        the padding is dropped from the results.
+        the padding is dropped from the results. With dynamic padding, an output with a token axis
+        comes back at the features' full length, `CUT_POSITION_SCORE` where a batch was cut.
         """
         count = int(features.reduce(0, lambda n, _: n + 1))
         if count == 0:
             raise ValueError("no examples to predict on")
         padding = (-count) % batch_size
         padded = features.concatenate(features.take(1).repeat(padding)) if padding else features
-        batches = self.strategy.experimental_distribute_dataset(
-            padded.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        batched = padded.batch(batch_size, drop_remainder=True)
+        full_length = None
+        if self.dynamic_padding and "input_mask" in features.element_spec:
+            full_length = features.element_spec["input_mask"].shape[-1]
+            batched = batched.map(trim_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        batches = self.strategy.experimental_distribute_dataset(batched.prefetch(tf.data.AUTOTUNE))
 
-        @tf.function
+        # One trace for every padded length: the signature leaves the token axis unknown.
+        @tf.function(input_signature=[batches.element_spec])
         def step(batch):
             return self.strategy.run(lambda b: self.model(b, training=False), args=(batch,))
 
-        parts = []
+        # Token axes: past the batch axis, unknown to the trace and as long as the batch's tokens.
+        unknown_axes = {key: [axis for axis, size in enumerate(self.strategy.experimental_local_results(value)[0].shape)
+                              if axis and size is None]
+                        for key, value in step.get_concrete_function().structured_outputs.items()}
+
+        def to_full_length(key, array, length):
+            token_axes = [axis for axis in unknown_axes[key] if array.shape[axis] == length]
+            if not (full_length and token_axes):
+                return array
+            widths = [(0, full_length - size if axis in token_axes else 0) for axis, size in enumerate(array.shape)]
+            return np.pad(array, widths, constant_values=CUT_POSITION_SCORE)
+
+        parts, start_time = [], time.time()
         for batch in logged_progress(batches, "predicted batches", total=(count + padding) // batch_size):
             outputs = step(batch)
-            parts.append({key: np.concatenate([np.asarray(t) for t in self.strategy.experimental_local_results(value)])
-                          for key, value in outputs.items()})
+            length = self.strategy.experimental_local_results(batch["input_mask"])[0].shape[-1]
+            parts.append({key: to_full_length(key, np.concatenate(
+                [np.asarray(t) for t in self.strategy.experimental_local_results(value)]), length)
+                for key, value in outputs.items()})
+        seconds = time.time() - start_time
+        logging.info("predicted %d examples in %.1f s (%.1f examples/s, %s padding)", count, seconds,
+                     count / max(seconds, 1e-9), "dynamic" if full_length else "fixed")
         return {key: np.concatenate([part[key] for part in parts])[:count] for key in parts[0]}
