@@ -72,6 +72,12 @@ flags.DEFINE_string("original_tool", None,
                     "with the same flags, the original in its one process.")
 flags.DEFINE_string("export_dir", None, "serve: a versioned export of run/export_saved_model.py (e.g. DIR/1).")
 flags.DEFINE_integer("serve_requests", 200, "serve: timed requests per signature and batch size.")
+flags.DEFINE_string("compare_export_dir", None, "serve: a second export of the same checkpoint (e.g. "
+                    "--serving_dtype=bfloat16), whose raw-string signature is timed beside --export_dir's and, "
+                    "for a classifier, compared with it on --dev_file: largest probability difference and "
+                    "label agreement.")
+flags.DEFINE_string("dev_file", "tfrecords/sample/glue/SST-2/dev.tsv",
+                    "serve: sentences (a GLUE TSV's `sentence` column) on which --compare_export_dir is compared.")
 flags.DEFINE_integer("litert_calls", 50, "litert: timed batch-1 calls per runtime and quantization.")
 flags.DEFINE_string("sst2_checkpoint", None, "litert: a classifier fine-tuned on the SST-2 sample (README), whose "
                     "quantized files are scored on the sample dev set.")
@@ -479,8 +485,46 @@ def benchmark_serve():
             seconds = np.array(seconds[5:])  # the first calls trace and warm up
             print(f"{batch:<7}{name:<18}{np.percentile(seconds, 50) * 1e3:>10.2f}{np.percentile(seconds, 99) * 1e3:>10.2f}"
                   f"{batch / seconds.mean():>13.1f}")
-        ratio = np.median(times["raw strings"][5:]) / np.median(times["token ids"][5:])
-        print(f"{batch:<7}{'strings / ids':<18}{ratio:>9.2f}x")
+        ratio = np.median(times["token ids"][5:]) / np.median(times["raw strings"][5:])
+        print(f"{batch:<7}{'strings vs ids':<18}{ratio:>9.2f}x examples/s")
+    if FLAGS.compare_export_dir:
+        compare_exports(text_signature, text_names, sentences)
+
+
+def compare_exports(text_signature, text_names, sentences):
+    """--export_dir's raw-string signature against --compare_export_dir's: examples/s at batch 1
+    and 32 (requests alternating), then, for classifiers, how far the second's answers are from
+    the first's on --dev_file."""
+    other = tf.saved_model.load(FLAGS.compare_export_dir).signatures["serving_default"]
+    print(f"compared with {FLAGS.compare_export_dir}")
+    print(f"{'batch':<7}{'export':<18}{'p50 ms':>10}{'examples/s':>13}")
+    signatures = {"export_dir": text_signature, "compare": other}
+    for batch in (1, 32):
+        times = {name: [] for name in signatures}
+        for start in range(0, FLAGS.serve_requests * batch, batch):
+            request = {name: tf.constant([sentences[(start + i) % len(sentences)] for i in range(batch)])
+                       for name in text_names}
+            for name, signature in signatures.items():
+                begin = time.perf_counter()
+                tf.nest.map_structure(lambda t: t.numpy(), signature(**request))
+                times[name].append(time.perf_counter() - begin)
+        for name, seconds in times.items():
+            seconds = np.array(seconds[5:])
+            print(f"{batch:<7}{name:<18}{np.percentile(seconds, 50) * 1e3:>10.2f}{batch / seconds.mean():>13.1f}")
+        speedup = np.median(times["export_dir"][5:]) / np.median(times["compare"][5:])
+        print(f"{batch:<7}{'compare vs export_dir':<25}{speedup:>5.2f}x examples/s")
+    if "probabilities" not in other.structured_outputs:
+        return
+    with open(FLAGS.dev_file, encoding="utf-8") as f:
+        header, *rows = [line.rstrip("\n").split("\t") for line in f]
+    dev = [row[header.index("sentence")] for row in rows]
+    answers = []
+    for signature in signatures.values():
+        answers.append(np.concatenate([signature(**{name: tf.constant(dev[i:i + 32]) for name in text_names})[
+            "probabilities"].numpy() for i in range(0, len(dev), 32)]))
+    agreement = np.mean(answers[0].argmax(-1) == answers[1].argmax(-1))
+    print(f"on {FLAGS.dev_file} ({len(dev)} sentences): largest probability difference "
+          f"{np.abs(answers[0] - answers[1]).max():.2e}, label agreement {agreement:.1%}")
 
 
 def benchmark_litert():

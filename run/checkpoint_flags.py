@@ -124,11 +124,12 @@ def label_names(info):
                          "names no labels)")
 
 
-def load_task_model(files):
-    """The model --task names (`task_model`) with --init_checkpoint's weights, for an export; a
-    checkpoint that does not fit it or holds non-finite weights is a one-line usage error."""
+def load_task_model(files, dtype=None):
+    """The model --task names (`task_model`, under the Keras dtype policy `dtype`) with
+    --init_checkpoint's weights, for an export; a checkpoint that does not fit it or holds
+    non-finite weights is a one-line usage error."""
     labels = label_names(files.checkpoint) if FLAGS.task == "classifier" else ()
-    model = task_model(files.config, labels)
+    model = task_model(files.config, labels, dtype)
     try:
         albert_tf.load_checkpoint(model, FLAGS.init_checkpoint)
     except albert_tf.CheckpointMismatchError as e:
@@ -138,14 +139,14 @@ def load_task_model(files):
     return model, labels
 
 
-def task_model(albert_config, labels=()):
+def task_model(albert_config, labels=(), dtype=None):
     """The model that --task names, to export: a classifier of `labels`, or squad as
     --version_2_with_negative, --start_n_top and --end_n_top say."""
     if FLAGS.task == "encoder":
-        return albert_tf.AlbertEncoder(albert_config)
+        return albert_tf.AlbertEncoder(albert_config, dtype=dtype)
     if FLAGS.task == "pretraining":
-        return albert_tf.AlbertPretrainer(albert_config)
+        return albert_tf.AlbertPretrainer(albert_config, dtype=dtype)
     if FLAGS.task == "classifier":
-        return albert_tf.AlbertClassifier(albert_config, len(labels))
+        return albert_tf.AlbertClassifier(albert_config, len(labels), dtype=dtype)
     return albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
-                                            FLAGS.end_n_top)
+                                            FLAGS.end_n_top, dtype=dtype)

@@ -505,6 +505,40 @@ def test_serve_benchmark_times_both_signatures_at_both_batch_sizes(exports):
     assert rows == [[b, s] for b in ("1", "32") for s in ("raw", "token", "strings")]
 
 
+def bfloat16_classifier_export(exports, tiny, directory):
+    """The "classifier" export's model exported again with --serving_dtype=bfloat16."""
+    model, float32_dir = exports("classifier")
+    return float32_dir, export(model, tiny[1], directory, "classifier", "--task_name=mnli", "--serving_dtype=bfloat16")
+
+
+def test_a_bfloat16_export_answers_with_float32_outputs_close_to_the_float32_exports(exports, tiny, tmp_path):
+    import tensorflow_text  # noqa: F401  (the export's SentencePiece ops)
+
+    float32_dir, bfloat16_dir = bfloat16_classifier_export(exports, tiny, tmp_path)
+    texts = {"text_a": tf.constant(["The cat sat on the mat.", "It was not raining at all today."]),
+             "text_b": tf.constant(["A dog barked.", ""])}
+
+    float32, bfloat16 = (tf.saved_model.load(d).signatures["serving_default"](**texts) for d in (float32_dir, bfloat16_dir))
+
+    assert {k: v.dtype for k, v in bfloat16.items()} == {k: v.dtype for k, v in float32.items()}
+    # bfloat16 keeps 8 bits of mantissa: on this small random model, probabilities move by < 1e-2.
+    np.testing.assert_allclose(bfloat16["probabilities"], float32["probabilities"], atol=1e-2)
+    with open(os.path.join(bfloat16_dir, "assets.extra", "export_config.json")) as f:
+        assert json.load(f)["dtype_policy"] == "mixed_bfloat16"
+
+
+def test_serve_benchmark_compares_two_exports_speed_and_answers(exports, tiny, tmp_path):
+    float32_dir, bfloat16_dir = bfloat16_classifier_export(exports, tiny, tmp_path)
+    dev_file = tmp_path / "dev.tsv"
+    dev_file.write_text("sentence\tlabel\nit was fine .\t1\nnot good at all .\t0\n")
+
+    result = run_script("benchmark.py", "serve", f"--export_dir={float32_dir}", "--serve_requests=8",
+                        f"--compare_export_dir={bfloat16_dir}", f"--dev_file={dev_file}")
+
+    speedups = [line.split()[0] for line in result.stdout.splitlines() if "compare vs export_dir" in line]
+    assert speedups == ["1", "32"] and "(2 sentences): largest probability difference" in result.stdout
+
+
 @pytest.mark.slow
 def test_squad_v2_blanks_the_answer_when_the_null_score_reaches_the_threshold(tiny, tmp_path):
     config, config_file, tokenizer = tiny

@@ -131,12 +131,11 @@ class ServingModule(tf.Module):
         return getattr(self, f"_{self.config.task}_outputs")(inputs)
 
     def _encoder_outputs(self, inputs):
-        outputs = self.model(inputs, training=False)
-        return {"pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
-                "sequence_output": tf.cast(outputs["sequence_output"], tf.float32)}
+        outputs = float32_outputs(self.model, inputs)
+        return {"pooled_output": outputs["pooled_output"], "sequence_output": outputs["sequence_output"]}
 
     def _classifier_outputs(self, inputs):
-        logits = self.model(inputs, training=False)["logits"]
+        logits = float32_outputs(self.model, inputs)["logits"]
         batch = tf.shape(logits)[0]
         extra = {} if self.config.threshold is None else {"threshold": tf.fill([batch], float(self.config.threshold))}
         if len(self.config.label_names) <= 1:
@@ -154,7 +153,7 @@ class ServingModule(tf.Module):
         # At least one (dummy) position, so a batch without any [MASK] still has a defined shape.
         padded = positions.to_tensor(-1)
         padded = tf.pad(padded, [[0, 0], [0, tf.maximum(1 - tf.shape(padded)[1], 0)]], constant_values=-1)
-        outputs = self.model({**inputs, "masked_lm_positions": tf.maximum(padded, 0)}, training=False)
+        outputs = float32_outputs(self.model, {**inputs, "masked_lm_positions": tf.maximum(padded, 0)})
         probabilities, top_ids = tf.math.top_k(tf.nn.softmax(outputs["mlm_logits"]), k=self.config.top_k)
         tokens = self.tokenizer.sentencepiece.id_to_string(top_ids)
         valid = (padded >= 0)[..., None]
@@ -196,6 +195,13 @@ class ServingModule(tf.Module):
         return {"answer": answer, **result}
 
 
+def float32_outputs(model, inputs):
+    """The model's outputs at inference, floating ones in float32 whatever its dtype policy: a
+    bfloat16 export answers with the same signature dtypes as a float32 one."""
+    return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32) if t.dtype.is_floating else t,
+                                 model(inputs, training=False))
+
+
 def best_span(model, inputs, max_answer_length, version_2):
     """The best valid span of each SQuAD window (as `serving_ids` returns it), whether the window has
     one, the context's first window position and the model's outputs; `inputs` packed as
@@ -206,7 +212,7 @@ def best_span(model, inputs, max_answer_length, version_2):
     # The context: segment 1 without its closing [SEP].
     context = tf.equal(type_ids, 1) & (positions < (length - 1)[:, None])
     p_mask = 1 - tf.cast(context | tf.equal(positions, 0), tf.int32)
-    outputs = model({**inputs, "p_mask": p_mask}, training=False)
+    outputs = float32_outputs(model, {**inputs, "p_mask": p_mask})
     if version_2:
         start_index = tf.cast(outputs["start_top_index"], tf.int32)
         end_index = tf.cast(outputs["end_top_index"], tf.int32)
@@ -300,7 +306,10 @@ def _save(module, signatures, path, config, warmup_requests):
         json.dump({"tensorflow": tf.__version__, "tensorflow_text": importlib.metadata.version("tensorflow-text")},
                   f, indent=1, sort_keys=True)
     with tf.io.gfile.GFile(os.path.join(extra, "export_config.json"), "w") as f:
-        json.dump(dataclasses.asdict(config), f, indent=1, sort_keys=True)
+        # The model's dtype policy ("mixed_bfloat16" for a bfloat16 export); the preprocessor has no model.
+        model = getattr(module, "model", None)
+        policy = {} if model is None else {"dtype_policy": model.dtype_policy.name}
+        json.dump({**dataclasses.asdict(config), **policy}, f, indent=1, sort_keys=True)
 
 
 def export_saved_model(model, config, spm_model_file, export_dir, version=1, overwrite=False, hub_format=False,

@@ -10,21 +10,50 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-@tf.custom_gradient
 def gelu_tanh(x):
     """GELU in the original's tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 
-    The gradient is written out, reusing the forward tanh: autodiff through the formula
-    emits about twice the elementwise ops, a visible cost on the [tokens, intermediate] tensor.
+    `tf.nn.gelu(approximate=True)` is that formula, written in the form TensorFlow's grappler
+    fuses into the MatMul + BiasAdd before it (one oneDNN kernel on CPU): inference pays nothing
+    for the activation. Training uses `gelu_tanh_for_training`.
     """
-    x_squared = x * x
-    t = tf.tanh(_SQRT_2_OVER_PI * x * (1.0 + 0.044715 * x_squared))
+    return tf.nn.gelu(x, approximate=True)
 
-    def gradient(upstream):
-        inner_derivative = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x_squared)
-        return upstream * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner_derivative)
 
-    return 0.5 * x * (1.0 + t), gradient
+def _compute_dtype(x):
+    return tf.float64 if x.dtype == tf.float64 else tf.float32
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _fused_gelu_tanh(x):
+    z = tf.cast(x, _compute_dtype(x))
+    t = tf.tanh(_SQRT_2_OVER_PI * z * (1.0 + 0.044715 * z * z))
+    return tf.cast(0.5 * z * (1.0 + t), x.dtype)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _fused_gelu_tanh_gradient(x, upstream):
+    z = tf.cast(x, _compute_dtype(x))
+    z_squared = z * z
+    t = tf.tanh(_SQRT_2_OVER_PI * z * (1.0 + 0.044715 * z_squared))
+    inner_derivative = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * z_squared)
+    derivative = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * inner_derivative
+    return tf.cast(tf.cast(upstream, z.dtype) * derivative, x.dtype)
+
+
+@tf.custom_gradient
+def gelu_tanh_for_training(x):
+    """`gelu_tanh` with a written-out gradient, forward and backward each one XLA-compiled kernel.
+
+    Without XLA, TensorFlow runs the formula and its autodiff gradient as about 20 elementwise
+    ops over the [tokens, intermediate_size] tensor, each a pass over memory (and under
+    mixed_bfloat16 each a bfloat16 → float32 → bfloat16 round trip): on ALBERT-base that was
+    the largest cost after the matmuls. Each kernel computes in float32 (float64 for float64
+    inputs) and rounds once, so under a bfloat16 policy it is more exact than the op chain.
+    Only training uses it: grappler cannot fuse it into the MatMul (the gradient needs the
+    pre-activation), and a SavedModel for TF Serving or LiteRT must not need XLA.
+    """
+    return _fused_gelu_tanh(x), lambda upstream: _fused_gelu_tanh_gradient(x, upstream)
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -42,13 +71,16 @@ _ACTIVATIONS = {
     "tanh": keras.activations.tanh,
     "linear": None,
 }
+_FOR_TRAINING = {gelu_tanh: gelu_tanh_for_training}
 
 ACTIVATION_NAMES = tuple(_ACTIVATIONS)
 
 
-def get_activation(name):
-    """Maps a `hidden_act` value to a callable (None for "linear")."""
+def get_activation(name, training=False):
+    """Maps a `hidden_act` value to a callable (None for "linear"); with `training`, to the one
+    that is fastest to differentiate (the same function)."""
     try:
-        return _ACTIVATIONS[name]
+        activation = _ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"hidden_act {name!r} is not one of {sorted(_ACTIVATIONS)}") from None
+    return _FOR_TRAINING.get(activation, activation) if training else activation

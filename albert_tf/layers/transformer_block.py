@@ -6,7 +6,6 @@ from keras import ops
 from albert_tf.layers.activations import get_activation
 from albert_tf.layers.attention import SelfAttention
 from albert_tf.layers.initializers import truncated_normal
-from albert_tf.layers.token_dense import dense_on_tokens
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -39,9 +38,9 @@ class SharedTransformerBlock(keras.layers.Layer):
         self.attention_dropout = keras.layers.Dropout(hidden_dropout_rate)
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, dtype="float32", name="attention_layer_norm")
+        get_activation(hidden_act)  # an unknown name fails here, not at the first call
         self.intermediate = keras.layers.Dense(
-            intermediate_size, activation=get_activation(hidden_act),
-            kernel_initializer=truncated_normal(initializer_range),
+            intermediate_size, kernel_initializer=truncated_normal(initializer_range),
             dtype=self.dtype_policy, name="intermediate")
         self.intermediate_output = keras.layers.Dense(
             hidden_size, kernel_initializer=truncated_normal(initializer_range), dtype=self.dtype_policy,
@@ -60,9 +59,19 @@ class SharedTransformerBlock(keras.layers.Layer):
     def call(self, x, input_mask, training=None):
         attended = self.attention_dropout(self.attention(x, input_mask, training=training), training=training)
         x = self.attention_layer_norm(ops.cast(attended, "float32") + ops.cast(x, "float32"))
-        ffn = dense_on_tokens(self.intermediate_output, dense_on_tokens(self.intermediate, x))
-        ffn = self.output_dropout(ffn, training=training)
+        ffn = self.output_dropout(self.feed_forward(x, training), training=training)
         return self.output_layer_norm(ops.cast(ffn, "float32") + x)
+
+    def feed_forward(self, x, training):
+        # On the tokens flattened to [N, H], so that grappler fuses each MatMul with its bias (and,
+        # at inference, the GELU) into one oneDNN kernel; the activation is applied here rather
+        # than by the Dense layer because training takes a different, faster-to-differentiate one.
+        shape = ops.shape(x)
+        hidden = self.intermediate(ops.reshape(x, (-1, self.hidden_size)))
+        activation = get_activation(self.hidden_act, training=bool(training))
+        if activation is not None:
+            hidden = activation(hidden)
+        return ops.reshape(self.intermediate_output(hidden), shape)
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,
