@@ -4,7 +4,7 @@ The names below are imported on first use (PEP 562), so that importing a submodu
 TensorFlow (`albert_tf.constants`, `albert_tf.finetuning.features`, ...) does not import it.
 """
 
-import importlib
+from albert_tf.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "albert_tf.config": ("AlbertConfig",),
@@ -16,17 +16,4 @@ _EXPORTS = {
     "albert_tf.data": ("pretraining_dataset",),
     "albert_tf.text": ("FullTokenizer", "InGraphTokenizer"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'albert_tf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
