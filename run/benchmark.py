@@ -345,7 +345,7 @@ def benchmark_data():
             return summary["instances"]
 
         steady[workers] = time_runs(f"create_pretraining_data, {workers} worker(s)", run)[1]
-    print(f"steady state, {os.cpu_count()} workers vs 1: {steady[os.cpu_count()] / steady[1]:.2f}x")
+    print(f"steady state, {os.cpu_count()} workers vs 1: {ratio(steady[os.cpu_count()], steady[1])}")
     if FLAGS.original_tool:
         compare_with_the_original_tool(corpus, workdir)
     dataset = pretraining_dataset(list(outputs), FLAGS.data_batch, FLAGS.data_seq, 20, True, seed=0)
@@ -378,14 +378,20 @@ def make_corpus(sample, megabytes, workdir):
     return path
 
 
+def ratio(rate, peer_rate):
+    return "not measurable" if rate is None or peer_rate is None else f"{rate / peer_rate:.2f}x"
+
+
 def time_runs(name, run):
     """Times `run(dupe_factor)` (→ instances written) with one pass and with --data_dupe_factor; prints
     and returns instances/s of the whole run at --data_dupe_factor and in steady state (the passes after the
     first: the difference between the two runs)."""
     (n1, t1), (n2, t2) = [_timed(run, dupe_factor) for dupe_factor in (1, FLAGS.data_dupe_factor)]
-    rates = n2 / t2, (n2 - n1) / (t2 - t1) if t2 > t1 else float("nan")
+    # None when the longer run was no slower: on a small corpus start-up noise hides the passes.
+    rates = n2 / t2, (n2 - n1) / (t2 - t1) if t2 > t1 else None
+    steady = "not measurable (use a bigger --data_corpus_mb)" if rates[1] is None else f"{rates[1]:.0f} instances/s"
     print(f"{name}: dupe_factor {FLAGS.data_dupe_factor}: {n2} instances in {t2:.1f}s = {rates[0]:.0f} instances/s; "
-          f"steady state (dupe_factor 1: {n1} in {t1:.1f}s): {rates[1]:.0f} instances/s")
+          f"steady state (dupe_factor 1: {n1} in {t1:.1f}s): {steady}")
     sys.stdout.flush()
     return rates
 
@@ -446,7 +452,7 @@ def compare_with_the_original_tool(corpus, workdir):
     whole, steady = rates.pop("original, 1 process")
     for name, (ours_whole, ours_steady) in rates.items():
         print(f"{name} vs the original tool: {ours_whole / whole:.2f}x whole run, "
-              f"{ours_steady / steady:.2f}x steady state")
+              f"{ratio(ours_steady, steady)} steady state")
 
 
 def benchmark_serve():
