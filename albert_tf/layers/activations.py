@@ -13,9 +13,10 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 def gelu_tanh(x):
     """GELU in the original's tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 
-    `tf.nn.gelu(approximate=True)` is that formula, written in the form TensorFlow's grappler
-    fuses into the MatMul + BiasAdd before it (one oneDNN kernel on CPU): inference pays nothing
-    for the activation. Training uses `gelu_tanh_for_training`.
+    `tf.nn.gelu(approximate=True)` is that formula as TensorFlow's own op chain, which grappler can
+    fuse into a MatMul + BiasAdd before it (it does in some graphs, not yet in our transformer
+    block) and which a SavedModel for TF Serving or LiteRT can hold. Training uses
+    `gelu_tanh_for_training`.
     """
     return tf.nn.gelu(x, approximate=True)
 

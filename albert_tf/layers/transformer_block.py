@@ -63,9 +63,9 @@ class SharedTransformerBlock(keras.layers.Layer):
         return self.output_layer_norm(ops.cast(ffn, "float32") + x)
 
     def feed_forward(self, x, training):
-        # On the tokens flattened to [N, H], so that grappler fuses each MatMul with its bias (and,
-        # at inference, the GELU) into one oneDNN kernel; the activation is applied here rather
-        # than by the Dense layer because training takes a different, faster-to-differentiate one.
+        # On the tokens flattened to [N, H], so that grappler fuses each MatMul with its bias into
+        # one oneDNN kernel; the activation is applied here rather than by the Dense layer because
+        # training takes a different, faster-to-differentiate one.
         shape = ops.shape(x)
         hidden = self.intermediate(ops.reshape(x, (-1, self.hidden_size)))
         activation = get_activation(self.hidden_act, training=bool(training))
