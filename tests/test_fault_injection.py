@@ -66,9 +66,11 @@ def files_under(folder):
 # --- the data tool -------------------------------------------------------------------------------
 
 def data_flags(output_dir):
+    # Enough passes that the work, not TensorFlow's start-up (3-7 s here), sets the run's length: the
+    # kill points are fractions of one run's time and must fall inside the next.
     return ["--input_file=tfrecords/sample/botchan_corpus.txt", f"--output_file={output_dir}/pretraining.tfrecord",
             f"--spm_model_file={SAMPLE_MODEL}", "--max_seq_length=64", "--max_predictions_per_seq=10",
-            "--dupe_factor=3", "--num_shards=3", "--num_workers=1"]
+            "--dupe_factor=10", "--num_shards=3", "--num_workers=1"]
 
 
 def test_the_data_tool_killed_anywhere_reruns_to_the_same_shards(tmp_path):
