@@ -472,52 +472,52 @@ def benchmark_serve():
     with open(FLAGS.corpus, encoding="utf-8") as f:
         sentences = [line.strip() for line in f if len(line.split()) >= 8][:256]
     print(f"export={FLAGS.export_dir} inputs={text_names} requests={FLAGS.serve_requests} threads={os.cpu_count()}")
-    print(f"{'batch':<7}{'signature':<18}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
-    for batch in (1, 32):
-        text_requests, ids_requests = [], []
-        for start in range(0, FLAGS.serve_requests * batch, batch):
-            texts = [sentences[(start + i) % len(sentences)] for i in range(batch)]
-            text_requests.append({name: tf.constant(texts) for name in text_names})
-            ids_requests.append(ids_signature_inputs(tokenizer, texts, len(text_names) == 2,
-                                                     export_config["max_seq_length"]))
-        times = {"raw strings": [], "token ids": []}
-        for text_request, ids_request in zip(text_requests, ids_requests):
-            for name, signature, request in (("raw strings", text_signature, text_request),
-                                             ("token ids", ids_signature, ids_request)):
-                start = time.perf_counter()
-                tf.nest.map_structure(lambda t: t.numpy(), signature(**request))
-                times[name].append(time.perf_counter() - start)
-        for name, seconds in times.items():
-            seconds = np.array(seconds[5:])  # the first calls trace and warm up
-            print(f"{batch:<7}{name:<18}{np.percentile(seconds, 50) * 1e3:>10.2f}{np.percentile(seconds, 99) * 1e3:>10.2f}"
-                  f"{batch / seconds.mean():>13.1f}")
-        ratio = np.median(times["token ids"][5:]) / np.median(times["raw strings"][5:])
+    def texts(batch_texts):
+        return {name: tf.constant(batch_texts) for name in text_names}
+
+    def ids(batch_texts):
+        return ids_signature_inputs(tokenizer, batch_texts, len(text_names) == 2, export_config["max_seq_length"])
+
+    for batch, times in time_alternating(sentences, {"raw strings": (text_signature, texts),
+                                                     "token ids": (ids_signature, ids)}):
+        ratio = np.median(times["token ids"]) / np.median(times["raw strings"])
         print(f"{batch:<7}{'strings vs ids':<18}{ratio:>9.2f}x examples/s")
     if FLAGS.compare_export_dir:
-        compare_exports(text_signature, text_names, sentences)
+        compare_exports(text_signature, texts, sentences)
 
 
-def compare_exports(text_signature, text_names, sentences):
+def time_alternating(sentences, calls):
+    """For batch 1 and 32: times --serve_requests requests of `sentences` to each of `calls`
+    ({name: (signature, batch texts → its request)}), requests alternating between them so that
+    drift in the machine's speed falls on all; prints a table and yields (batch, {name: seconds
+    per request}), without the first calls (tracing, warm-up)."""
+    print(f"{'batch':<7}{'signature':<18}{'p50 ms':>10}{'p99 ms':>10}{'examples/s':>13}")
+    for batch in (1, 32):
+        times = {name: [] for name in calls}
+        for start in range(0, FLAGS.serve_requests * batch, batch):
+            batch_texts = [sentences[(start + i) % len(sentences)] for i in range(batch)]
+            for name, (signature, request) in calls.items():
+                request = request(batch_texts)
+                begin = time.perf_counter()
+                tf.nest.map_structure(lambda t: t.numpy(), signature(**request))
+                times[name].append(time.perf_counter() - begin)
+        times = {name: np.array(seconds[5:]) for name, seconds in times.items()}
+        for name, seconds in times.items():
+            print(f"{batch:<7}{name:<18}{np.percentile(seconds, 50) * 1e3:>10.2f}{np.percentile(seconds, 99) * 1e3:>10.2f}"
+                  f"{batch / seconds.mean():>13.1f}")
+        yield batch, times
+
+
+def compare_exports(text_signature, texts, sentences):
     """--export_dir's raw-string signature against --compare_export_dir's: examples/s at batch 1
     and 32 (requests alternating), then, for classifiers, how far the second's answers are from
     the first's on --dev_file."""
     other = tf.saved_model.load(FLAGS.compare_export_dir).signatures["serving_default"]
     print(f"compared with {FLAGS.compare_export_dir}")
-    print(f"{'batch':<7}{'export':<18}{'p50 ms':>10}{'examples/s':>13}")
     signatures = {"export_dir": text_signature, "compare": other}
-    for batch in (1, 32):
-        times = {name: [] for name in signatures}
-        for start in range(0, FLAGS.serve_requests * batch, batch):
-            request = {name: tf.constant([sentences[(start + i) % len(sentences)] for i in range(batch)])
-                       for name in text_names}
-            for name, signature in signatures.items():
-                begin = time.perf_counter()
-                tf.nest.map_structure(lambda t: t.numpy(), signature(**request))
-                times[name].append(time.perf_counter() - begin)
-        for name, seconds in times.items():
-            seconds = np.array(seconds[5:])
-            print(f"{batch:<7}{name:<18}{np.percentile(seconds, 50) * 1e3:>10.2f}{batch / seconds.mean():>13.1f}")
-        speedup = np.median(times["export_dir"][5:]) / np.median(times["compare"][5:])
+    calls = {name: (signature, texts) for name, signature in signatures.items()}
+    for batch, times in time_alternating(sentences, calls):
+        speedup = np.median(times["export_dir"]) / np.median(times["compare"])
         print(f"{batch:<7}{'compare vs export_dir':<25}{speedup:>5.2f}x examples/s")
     if "probabilities" not in other.structured_outputs:
         return
@@ -526,7 +526,7 @@ def compare_exports(text_signature, text_names, sentences):
     dev = [row[header.index("sentence")] for row in rows]
     answers = []
     for signature in signatures.values():
-        answers.append(np.concatenate([signature(**{name: tf.constant(dev[i:i + 32]) for name in text_names})[
+        answers.append(np.concatenate([signature(**texts(dev[i:i + 32]))[
             "probabilities"].numpy() for i in range(0, len(dev), 32)]))
     agreement = np.mean(answers[0].argmax(-1) == answers[1].argmax(-1))
     print(f"on {FLAGS.dev_file} ({len(dev)} sentences): largest probability difference "
