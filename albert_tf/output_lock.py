@@ -26,6 +26,8 @@ import uuid
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.staging import process_is_running
+
 LOCK_FILE = "albert_tf.lock"
 
 
@@ -119,14 +121,3 @@ class OutputLock:
         return (f"{self.output_dir} is in use by another job: pid {holder.get('pid', '?')} on host "
                 f"{holder.get('host', '?')} since {holder.get('since', '?')} ({command}); if that job is no longer "
                 f"running, delete {self.path}")
-
-
-def process_is_running(pid):
-    """Whether a process `pid` runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True

@@ -11,9 +11,7 @@ import re
 import socket
 import uuid
 
-import tensorflow as tf
-
-from albert_tf.output_lock import process_is_running
+from albert_tf import file_system
 
 _STAGING_SUFFIX = re.compile(r"\.incomplete-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{32}(\.replaced)?$")
 
@@ -32,26 +30,26 @@ def publish(staging, path, replace=True):
     kept: `staging` is removed and `FileExistsError` raised."""
     if not replace:
         try:
-            tf.io.gfile.rename(staging, path, overwrite=False)
-        except (tf.errors.AlreadyExistsError, tf.errors.FailedPreconditionError, OSError):
+            file_system.rename(staging, path, overwrite=False)
+        except OSError:  # FileExistsError, or a folder onto a non-empty one
             discard(staging)
             raise FileExistsError(f"{path} appeared while this was being written (another writer?); it is kept "
                                   "and this output is dropped") from None
         return
-    if tf.io.gfile.exists(path):
+    if file_system.exists(path):
         retired = staging + ".replaced"
-        tf.io.gfile.rename(path, retired)
-        tf.io.gfile.rename(staging, path)
+        file_system.rename(path, retired)
+        file_system.rename(staging, path)
         discard(retired)
     else:
-        tf.io.gfile.rename(staging, path)
+        file_system.rename(staging, path)
 
 
 def discard(staging):
-    if tf.io.gfile.isdir(staging):
-        tf.io.gfile.rmtree(staging)
-    elif tf.io.gfile.exists(staging):
-        tf.io.gfile.remove(staging)
+    if file_system.isdir(staging):
+        file_system.rmtree(staging)
+    elif file_system.exists(staging):
+        file_system.remove(staging)
 
 
 def leftovers(pattern):
@@ -60,11 +58,22 @@ def leftovers(pattern):
     host's (whether it runs cannot be told from here), are not leftovers."""
     parent, name = os.path.split(pattern.rstrip("/"))
     found = []
-    for path in tf.io.gfile.glob(os.path.join(parent, f".{name}.incomplete-*")):
+    for path in file_system.glob(os.path.join(parent, f".{name}.incomplete-*")):
         writer = _STAGING_SUFFIX.search(path)
         if writer and writer["host"] == socket.gethostname() and not process_is_running(int(writer["pid"])):
             found.append(path)
     return found
+
+
+def process_is_running(pid):
+    """Whether a process `pid` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def remove_checkpoint_leftovers(directory):
@@ -73,9 +82,9 @@ def remove_checkpoint_leftovers(directory):
     TensorFlow writes a checkpoint's shards there and merges them into `<prefix>.*` at the end of
     the save; a folder left behind is orphaned and safe to remove (functional_saver.py says so).
     Call it only while holding the directory's `OutputLock`, so no save is under way."""
-    removed = tf.io.gfile.glob(os.path.join(directory, "*_temp"))
+    removed = file_system.glob(os.path.join(directory, "*_temp"))
     for path in removed:
-        tf.io.gfile.rmtree(path)
+        file_system.rmtree(path)
     return removed
 
 
@@ -84,9 +93,9 @@ def write_text(path, text):
     old text or the new, never a part."""
     staging = staging_path(path)
     try:
-        with tf.io.gfile.GFile(staging, "w") as f:
+        with file_system.open(staging, "w") as f:
             f.write(text)
-        tf.io.gfile.rename(staging, path, overwrite=True)
+        file_system.rename(staging, path, overwrite=True)
     except BaseException:
         discard(staging)
         raise

@@ -20,10 +20,11 @@ from absl import app, flags, logging
 
 import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 
-tf = startup.lazy_import("tensorflow")
-InstanceConfig = startup.lazy_function("albert_tf.data.pretraining_instances", "InstanceConfig")
-PretrainingDataConfig = startup.lazy_function("albert_tf.data.pretraining_writer", "PretrainingDataConfig")
-write_pretraining_data = startup.lazy_function("albert_tf.data.pretraining_writer", "write_pretraining_data")
+# The local tool imports no TensorFlow (for local files): these modules need none.
+from albert_tf import file_system
+from albert_tf.data.pretraining_instances import InstanceConfig
+from albert_tf.data.pretraining_writer import PretrainingDataConfig, write_pretraining_data
+
 write_pretraining_data_beam = startup.lazy_function("albert_tf.data.pretraining_beam", "write_pretraining_data")
 PipelineOptions = startup.lazy_function("apache_beam.options.pipeline_options", "PipelineOptions")
 
@@ -86,7 +87,7 @@ def input_files(patterns):
     otherwise drop out of the corpus unnoticed."""
     files = set()
     for pattern in filter(None, (p.strip() for p in patterns.split(","))):
-        matches = tf.io.gfile.glob(pattern)
+        matches = file_system.glob(pattern)
         if not matches:
             raise app.UsageError(f"--input_file: {pattern} matches no file")
         files.update(matches)
@@ -102,7 +103,7 @@ def output_files():
             raise app.UsageError("--num_shards needs a single --output_file to split")
         outputs = [f"{outputs[0]}-{i:05d}-of-{FLAGS.num_shards:05d}" for i in range(FLAGS.num_shards)]
     for directory in {os.path.dirname(path) for path in outputs if os.path.dirname(path)}:
-        tf.io.gfile.makedirs(directory)
+        file_system.makedirs(directory)
     return tuple(outputs)
 
 
@@ -139,4 +140,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["input_file", "output_file"])
-    startup.run(main, parse_flags)
+    startup.run(main, parse_flags, needs_tensorflow=False)

@@ -131,11 +131,14 @@ def lazy_function(module, name):
     return call
 
 
-def run(main, flags_parser=app.parse_flags_with_usage):
-    """`absl.app.run(main, flags_parser)`, with TensorFlow imported (quietly) after the flags are parsed."""
+def run(main, flags_parser=app.parse_flags_with_usage, needs_tensorflow=True):
+    """`absl.app.run(main, flags_parser)`, with TensorFlow imported (quietly) after the flags are
+    parsed. A script that may not need it (the data tool on local files) passes
+    `needs_tensorflow=False`: its lazy modules import it, as quietly, if they are used."""
 
     def quiet_main(argv):
-        import_tensorflow()
+        if needs_tensorflow:
+            import_tensorflow()
         return main(argv)
 
     app.run(quiet_main, flags_parser=flags_parser)

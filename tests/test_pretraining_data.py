@@ -186,6 +186,37 @@ def test_worker_processes_import_no_tensorflow(tmp_path):
     assert {imported for _, imported in answers} == {False}
 
 
+def imported_modules(stderr):
+    """The modules a run imported, from the lines Python writes with PYTHONPROFILEIMPORTTIME."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_the_tool_and_its_workers_import_no_tensorflow_for_local_files(tmp_path):
+    result = run_script("create_pretraining_data.py",
+                        *tool_flags(small_corpus(tmp_path), tmp_path / "out.tfrecord", "--num_workers=2"),
+                        env={"PYTHONPROFILEIMPORTTIME": "1"})
+
+    assert {"sentencepiece", "albert_tf.data.pretraining_records"} <= imported_modules(result.stderr)
+    assert "tensorflow" not in imported_modules(result.stderr)
+
+
+def test_files_on_a_tensorflow_file_system_get_the_bytes_local_files_get(tmp_path):
+    remote = f"ram://pretraining_data_{os.getpid()}"
+    for local, name in ((small_corpus(tmp_path), "corpus.txt"), (SAMPLE_MODEL, "botchan.model")):
+        tf.io.gfile.copy(local, f"{remote}/{name}")
+    outputs = {}
+    for place, corpus, model in ((str(tmp_path), small_corpus(tmp_path), SAMPLE_MODEL),
+                                 (remote, f"{remote}/corpus.txt", f"{remote}/botchan.model")):
+        outputs[place] = (f"{place}/out/shard-0.tfrecord", f"{place}/out/shard-1.tfrecord")
+        tf.io.gfile.makedirs(f"{place}/out")
+        write_pretraining_data(PretrainingDataConfig(
+            input_files=(corpus,), output_files=outputs[place], spm_model_file=model, dupe_factor=2, num_workers=2,
+            instance=InstanceConfig(max_seq_length=64, max_predictions_per_seq=10)))
+
+    read = [[tf.io.gfile.GFile(path, "rb").read() for path in paths] for paths in outputs.values()]
+    assert read[0] == read[1]
+
+
 def test_records_are_encoded_as_tf_train_example_serializes_them():
     def reference(ids, segments, boundary, positions, masked_ids, is_random_next, seq, predictions):
         def ints(values, length):

@@ -10,6 +10,7 @@ the protobuf messages.
 import collections
 import pickle
 
+from albert_tf.data import tfrecord_framing
 from albert_tf.data.pretraining_instances import document_rng, instances_from_document
 from albert_tf.text.tokenizer import FullTokenizer
 
@@ -142,6 +143,8 @@ def tokenize_group(documents):
 
 
 def make_group_records(task):
-    """(seed, dupe, first document index, pickled tokenized group) → (serialized records, statistics)."""
+    """(seed, dupe, first document index, pickled tokenized group) → (the records framed as in a
+    TFRecord file, statistics)."""
     seed, dupe, first_index, tokenized = task
-    return _maker.group_records(seed, dupe, first_index, pickle.loads(tokenized))
+    records, stats = _maker.group_records(seed, dupe, first_index, pickle.loads(tokenized))
+    return tfrecord_framing.frame(records), stats

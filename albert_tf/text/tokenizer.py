@@ -4,6 +4,8 @@ import unicodedata
 
 import sentencepiece as spm
 
+from albert_tf import file_system
+
 SPIECE_UNDERLINE = "▁"
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
 
@@ -43,13 +45,9 @@ def encode_pieces(processor, text):
 
 def read_model_proto(spm_model_file):
     """The bytes of a SentencePiece model file, local or on any file system TensorFlow reads (gs://)."""
-    # Imported here: the data tool's workers build their tokenizer from bytes the parent read, and
-    # import no TensorFlow.
-    import tensorflow as tf
-
-    if not tf.io.gfile.exists(spm_model_file):
+    if not file_system.exists(spm_model_file):
         raise FileNotFoundError(f"SentencePiece model not found: {spm_model_file}")
-    with tf.io.gfile.GFile(spm_model_file, "rb") as f:
+    with file_system.open(spm_model_file, "rb") as f:
         return f.read()
 
 
