@@ -18,6 +18,7 @@ the machine's speed falls on both; the median is reported. keras-hub is an optio
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -345,7 +346,9 @@ def benchmark_data():
             return summary["instances"]
 
         steady[workers] = time_runs(f"create_pretraining_data, {workers} worker(s)", run)[1]
-    print(f"steady state, {os.cpu_count()} workers vs 1: {ratio(steady[os.cpu_count()], steady[1])}")
+    print(f"steady state, {os.cpu_count()} workers vs 1: {ratio(steady[os.cpu_count()], steady[1])} (this "
+          f"machine's ceiling: {os.cpu_count()} processes of pure Python do {parallel_ceiling(os.cpu_count()):.2f}x "
+          "the work of one)")
     if FLAGS.original_tool:
         compare_with_the_original_tool(corpus, workdir)
     dataset = pretraining_dataset(list(outputs), FLAGS.data_batch, FLAGS.data_seq, 20, True, seed=0)
@@ -357,6 +360,26 @@ def benchmark_data():
         pass
     print(f"input pipeline, batch {FLAGS.data_batch} x seq {FLAGS.data_seq}: "
           f"{batches * FLAGS.data_batch / (time.perf_counter() - start):.0f} examples/s")
+
+
+def parallel_ceiling(processes, work=5_000_000):
+    """How many times one process's pure-Python work `processes` processes do at once here: what the
+    data tool's workers can reach at best (a virtual machine's cores may share physical ones)."""
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(python_work, [1] * processes, chunksize=1)  # started
+        start = time.perf_counter()
+        pool.map(python_work, [work])
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        pool.map(python_work, [work] * processes, chunksize=1)
+        return processes * one / (time.perf_counter() - start)
+
+
+def python_work(steps):
+    total = 0
+    for i in range(steps):
+        total += i * i % 7
+    return total
 
 
 def make_corpus(sample, megabytes, workdir):

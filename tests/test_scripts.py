@@ -113,7 +113,8 @@ def test_data_benchmark_reports_writer_and_pipeline_throughput():
     assert "corpus-0.05mb.txt" in result.stdout
     assert "create_pretraining_data, 1 worker(s): dupe_factor 2:" in result.stdout
     # So small a corpus may not show the steady state (start-up noise); the report then says so.
-    assert re.search(r"steady state, \d+ workers vs 1: ([\d.]+x|not measurable)$", result.stdout, re.M)
+    assert re.search(r"steady state, \d+ workers vs 1: ([\d.]+x|not measurable) \(this machine's ceiling: \d+ "
+                     r"processes of pure Python do [\d.]+x the work of one\)$", result.stdout, re.M)
     assert "input pipeline, batch 8 x seq 64" in result.stdout
 
 
