@@ -6,12 +6,12 @@ per-document work (`pretraining_records`, without TensorFlow) down to framing th
 TFRecords: this process reads the text, stores and forwards bytes, and writes them. Neither imports
 TensorFlow for local files (`file_system`): its import would be a quarter of a small corpus's run.
 A first pass tokenizes the groups into a temporary file (in TMPDIR, about twice the size of the
-text); each of the `dupe_factor` passes reads it back and makes instances, which come back in input order and are written round-robin to the output files.
-Memory holds a few groups, whatever the corpus size and `dupe_factor` (the original held
-corpus × dupe_factor instances in RAM, original issue #204). Output bytes depend on the flags and
-the seed only, not on the number of workers. The files are written aside (hidden siblings) and
-renamed into place once all are complete, the stats JSON last: a killed run leaves an earlier
-complete output as it was.
+text); each of the `dupe_factor` passes reads it back and makes instances, which come back in input
+order and are written round-robin to the output files. Memory holds a few groups, whatever the
+corpus size and `dupe_factor` (the original held corpus × dupe_factor instances in RAM, original
+issue #204). Output bytes depend on the flags and the seed only, not on the number of workers. The
+files are written aside (hidden siblings) and renamed into place once all are complete, the stats
+JSON last: a killed run leaves an earlier complete output as it was.
 """
 
 import collections

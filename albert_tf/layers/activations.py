@@ -14,8 +14,8 @@ def gelu_tanh(x):
     """GELU in the original's tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 
     `tf.nn.gelu(approximate=True)` is that formula as TensorFlow's own op chain, which grappler can
-    fuse into a MatMul + BiasAdd before it (it does in some graphs, not yet in our transformer
-    block) and which a SavedModel for TF Serving or LiteRT can hold. Training uses
+    fuse into a MatMul + BiasAdd before it (it does when a Dense applies it in its own call, as
+    `ActivatedDense` does) and which a SavedModel for TF Serving or LiteRT can hold. Training uses
     `gelu_tanh_for_training`.
     """
     return tf.nn.gelu(x, approximate=True)
@@ -85,3 +85,28 @@ def get_activation(name, training=False):
     except KeyError:
         raise ValueError(f"hidden_act {name!r} is not one of {sorted(_ACTIVATIONS)}") from None
     return _FOR_TRAINING.get(activation, activation) if training else activation
+
+
+class ActivatedDense(keras.layers.Dense):
+    """A Dense layer and then the activation `hidden_act` names, in the form `get_activation` picks
+    for each call: the inference form, or in training the one that is fastest to differentiate.
+
+    The activation is applied inside the layer's own call: there grappler fuses the inference GELU
+    with the MatMul and its bias into one oneDNN kernel, and on the layer's output it does not
+    (measured, the rule in grappler's remapper not traced: ALBERT-base's intermediate Dense and
+    GELU on 1024 tokens under mixed_bfloat16, followed by the output Dense, 40 ms inside vs 49 ms
+    after, 38 ms without the GELU, on 2 cores).
+    """
+
+    def __init__(self, units, hidden_act, **kwargs):
+        super().__init__(units, **kwargs)
+        get_activation(hidden_act)  # an unknown name fails here, not at the first call
+        self.hidden_act = hidden_act
+
+    def call(self, inputs, training=None):
+        x = super().call(inputs)
+        activation = get_activation(self.hidden_act, training=bool(training))
+        return x if activation is None else activation(x)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_act": self.hidden_act}

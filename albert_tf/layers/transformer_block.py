@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from albert_tf.layers.activations import get_activation
+from albert_tf.layers.activations import ActivatedDense
 from albert_tf.layers.attention import SelfAttention
 from albert_tf.layers.initializers import truncated_normal
 
@@ -38,9 +38,8 @@ class SharedTransformerBlock(keras.layers.Layer):
         self.attention_dropout = keras.layers.Dropout(hidden_dropout_rate)
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, dtype="float32", name="attention_layer_norm")
-        get_activation(hidden_act)  # an unknown name fails here, not at the first call
-        self.intermediate = keras.layers.Dense(
-            intermediate_size, kernel_initializer=truncated_normal(initializer_range),
+        self.intermediate = ActivatedDense(
+            intermediate_size, hidden_act, kernel_initializer=truncated_normal(initializer_range),
             dtype=self.dtype_policy, name="intermediate")
         self.intermediate_output = keras.layers.Dense(
             hidden_size, kernel_initializer=truncated_normal(initializer_range), dtype=self.dtype_policy,
@@ -63,14 +62,10 @@ class SharedTransformerBlock(keras.layers.Layer):
         return self.output_layer_norm(ops.cast(ffn, "float32") + x)
 
     def feed_forward(self, x, training):
-        # On the tokens flattened to [N, H], so that grappler fuses each MatMul with its bias into
-        # one oneDNN kernel; the activation is applied here rather than by the Dense layer because
-        # training takes a different, faster-to-differentiate one.
+        # On the tokens flattened to [N, H], so that grappler fuses each MatMul with its bias (the
+        # first also with its activation, in inference) into one oneDNN kernel.
         shape = ops.shape(x)
-        hidden = self.intermediate(ops.reshape(x, (-1, self.hidden_size)))
-        activation = get_activation(self.hidden_act, training=bool(training))
-        if activation is not None:
-            hidden = activation(hidden)
+        hidden = self.intermediate(ops.reshape(x, (-1, self.hidden_size)), training=training)
         return ops.reshape(self.intermediate_output(hidden), shape)
 
     def get_config(self):
