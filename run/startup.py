@@ -2,7 +2,8 @@
 
 A script imports this module first and the heavy modules through `lazy_import`, then runs with
 `startup.run(main)`. Defining and parsing flags needs no TensorFlow, so `--help` and a mistyped flag
-answer at once; TensorFlow is imported when `main` starts (or when a lazy module is first used).
+answer at once; TensorFlow is imported when `main` starts (or when a lazy module is first used;
+only then for a script that runs with `needs_tensorflow=False`).
 
 Quiet by default: TensorFlow's C++ logs below ERROR are off (`TF_CPP_MIN_LOG_LEVEL=2` unless
 set), and the start-up lines that no level silences (absl's "All log messages before
