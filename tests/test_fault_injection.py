@@ -31,9 +31,11 @@ pytestmark = pytest.mark.slow
 
 
 def kill_points(seed, seconds):
-    """KILLS_PER_COMMAND moments, from 10% to 95% of an uninterrupted run's `seconds`."""
+    """KILLS_PER_COMMAND moments, from 10% to 80% of an uninterrupted run's `seconds`: a later run
+    can be faster than that first one, which pays for cold caches (with up to 95%, a pretraining
+    run once ended before its kill point at 31.1 s)."""
     rng = random.Random(seed)
-    return sorted(rng.uniform(0.1, 0.95) * seconds for _ in range(KILLS_PER_COMMAND))
+    return sorted(rng.uniform(0.1, 0.8) * seconds for _ in range(KILLS_PER_COMMAND))
 
 
 def timed_run(script, *flags):

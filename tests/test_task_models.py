@@ -193,3 +193,20 @@ def test_task_model_starts_from_a_training_checkpoint_whose_variables_are_named_
     load_checkpoint(model, prefix, allow_missing_heads=True)
 
     outputs_close(model.encoder(encoder_inputs(padded_batch)), pretrainer.encoder(encoder_inputs(padded_batch)), atol=0)
+
+
+def test_a_resumed_training_checkpoint_counts_saves_on_from_the_saved_count(grouped_config, tmp_path):
+    import tensorflow as tf
+
+    from albert_tf.checkpoint.native import restore_save_counter, restore_training_checkpoint, training_checkpoint
+
+    model = AlbertClassifier(grouped_config, num_labels=2)
+    first = tf.train.CheckpointManager(training_checkpoint(model), str(tmp_path), max_to_keep=None)
+    for step in (1, 2, 3):
+        first.save(checkpoint_number=step)
+    resumed = training_checkpoint(model)
+
+    restore_training_checkpoint(first.latest_checkpoint, model).assert_existing_objects_matched()
+    restore_save_counter(resumed, first.latest_checkpoint)
+
+    assert int(resumed.save_counter) == 3

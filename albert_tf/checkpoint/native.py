@@ -46,6 +46,20 @@ def restore_training_checkpoint(path, model, **objects):
     return tf.train.Checkpoint(model=model, **objects).restore(path)
 
 
+def restore_save_counter(checkpoint, path):
+    """Sets `checkpoint`'s save counter to the one `path` was saved with (if it has one).
+
+    `restore_training_checkpoint` restores into a Checkpoint object of its own, and the counter is
+    the object's: without this, a resumed job's checkpoints would count their saves from 0, unlike
+    an uninterrupted job's."""
+    names = {name for name, _ in tf.train.list_variables(path)}
+    if _SAVE_COUNTER in names:
+        checkpoint.save_counter.assign(tf.train.load_variable(path, _SAVE_COUNTER))
+
+
+_SAVE_COUNTER = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
+
+
 def save_native_checkpoint(model, checkpoint_prefix):
     """Writes `tf.train.Checkpoint(model=model)`, the layout training checkpoints also use."""
     return tf.train.Checkpoint(model=model).write(checkpoint_prefix)

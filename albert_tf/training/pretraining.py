@@ -22,7 +22,7 @@ from absl import logging
 from albert_tf import losses
 from albert_tf.checkpoint import check_finite, load_checkpoint, save_original_checkpoint
 from albert_tf.checkpoint.finite import check_before_saving
-from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
+from albert_tf.checkpoint.native import restore_save_counter, restore_training_checkpoint, training_checkpoint
 from albert_tf.data import pretraining_dataset
 from albert_tf.data.pretraining_dataset import find_bad_record, is_bad_record
 from albert_tf.models.pretrainer import AlbertPretrainer
@@ -219,6 +219,7 @@ class Pretraining:
                     "written with another --albert_config_file, --optimizer or --mixed_precision (rerun with the "
                     f"flags in its flags.txt, or use a new --output_dir). {type(error).__name__}: "
                     f"{str(error)[:1000]}") from None
+            restore_save_counter(self.checkpoint, latest)
             check_finite(self.model.weights, f"--output_dir's last checkpoint {latest}")
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
