@@ -19,6 +19,22 @@ glue = startup.lazy_import("albert_tf.finetuning.glue")
 
 FLAGS = flags.FLAGS
 
+SERVING_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+def define_serving_dtype_flag():
+    """--serving_dtype, for the scripts that write a SavedModel."""
+    flags.DEFINE_enum("serving_dtype", "float32", list(SERVING_POLICIES),
+                      "The exported SavedModel's precision. bfloat16: the matmuls run in bfloat16 (Keras' "
+                      "mixed_bfloat16 policy: weights, LayerNorms and softmax stay float32; outputs are float32), "
+                      "faster on CPUs with AVX512_BF16 or AMX and on GPUs/TPUs; README states the accuracy cost "
+                      "measured on the sample.")
+
+
+def serving_policy():
+    """The Keras dtype policy that --serving_dtype names."""
+    return SERVING_POLICIES[FLAGS.serving_dtype]
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelFiles:

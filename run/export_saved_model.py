@@ -48,16 +48,10 @@ flags.DEFINE_integer("max_query_length", 64, "squad: question tokens kept.")
 flags.DEFINE_integer("max_answer_length", 30, "squad: longest answer in tokens.")
 flags.DEFINE_float("null_score_diff_threshold", 0.0, "squad v2.0: answer \"\" when the null score reaches this.")
 flags.DEFINE_integer("top_k", 5, "pretraining: fill-ins returned per [MASK].")
-flags.DEFINE_enum("serving_dtype", "float32", ["float32", "bfloat16"],
-                  "bfloat16: the matmuls run in bfloat16 (Keras' mixed_bfloat16 policy: weights, LayerNorms "
-                  "and softmax stay float32; outputs are float32), faster on CPUs with AVX512_BF16 or AMX "
-                  "and on GPUs/TPUs; README states the accuracy cost measured on the sample.")
+checkpoint_flags.define_serving_dtype_flag()
 flags.DEFINE_float("threshold_to_export", float("nan"), "classifier: also output this constant as `threshold` "
                    "(as the original run_classifier.py's flag).")
 FLAGS = flags.FLAGS
-
-
-SERVING_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 def pair_input():
@@ -73,7 +67,7 @@ def main(argv):
         serving.export_paths(FLAGS.export_dir, FLAGS.version, FLAGS.overwrite, FLAGS.hub_format)
     except FileExistsError as e:
         raise app.UsageError(f"--export_dir: {e}") from None
-    model, labels = checkpoint_flags.load_task_model(files, SERVING_POLICIES[FLAGS.serving_dtype])
+    model, labels = checkpoint_flags.load_task_model(files, checkpoint_flags.serving_policy())
     config = serving.ExportConfig(
         task=FLAGS.task, max_seq_length=FLAGS.max_seq_length, do_lower_case=files.do_lower_case,
         pair_input=pair_input(), label_names=labels, top_k=FLAGS.top_k,

@@ -20,6 +20,7 @@ from absl import app, flags, logging
 
 import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import albert_tf
+import checkpoint_flags
 import finetuning_flags
 import job_flags
 from albert_tf.constants import GLUE_TASK_NAMES
@@ -45,6 +46,7 @@ flags.DEFINE_string("export_dir", None, "After the run, export model.ckpt-best (
                     "run/export_saved_model.py exports with more choices.")
 flags.DEFINE_float("threshold_to_export", float("nan"), "With --export_dir: also output this constant as "
                    "`threshold` (the original's flag).")
+checkpoint_flags.define_serving_dtype_flag()
 FLAGS = flags.FLAGS
 
 
@@ -144,16 +146,18 @@ def main(argv):
             logging.info("Wrote test_results.tsv and submit_results.tsv to %s.", FLAGS.output_dir)
         exported = None
         if FLAGS.export_dir:
-            finetuning_flags.restore_for_inference(finetuner)
-            exported = export(finetuner.model, task)
+            exported = export(finetuning_flags.restore_for_inference(finetuner), albert_config, task)
         finetuning_flags.print_summary(f"run_classifier.py {task.name}", ("eval_results.txt", "test_results.tsv",
                                                                           "submit_results.tsv"))
         if exported:
             print(f"  exported {exported}")
 
 
-def export(model, task):
-    """The classifier as a SavedModel taking raw text: the task's label names, its text inputs."""
+def export(checkpoint, albert_config, task):
+    """`checkpoint`'s classifier as a SavedModel taking raw text (the task's label names, its text
+    inputs), in --serving_dtype whatever --mixed_precision trained in."""
+    model = albert_tf.AlbertClassifier(albert_config, task.num_labels, dtype=checkpoint_flags.serving_policy())
+    albert_tf.load_checkpoint(model, checkpoint)
     config = serving.ExportConfig(task="classifier", max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
                           pair_input=task.train.text_b is not None, label_names=task.labels or ("score",),
                           threshold=None if math.isnan(FLAGS.threshold_to_export) else FLAGS.threshold_to_export)

@@ -20,6 +20,7 @@ from absl import app, flags, logging
 
 import startup  # noqa: I001  (first: quiet start-up, TensorFlow after the flags)
 import albert_tf
+import checkpoint_flags
 import finetuning_flags
 import job_flags
 
@@ -58,8 +59,10 @@ flags.DEFINE_string("null_threshold_file", None, "v2: a held-out SQuAD JSON with
 flags.DEFINE_bool("use_einsum", True, "Original flag (False made the TFLite export possible); no effect here: "
                   "our attention's einsums convert to TFLite builtins either way.")
 flags.DEFINE_string("export_dir", None, "As the original: after the job, write the predicting checkpoint as a "
-                    "SavedModel (<export_dir>/saved_model/1, raw text in; see run/export_saved_model.py) and as "
-                    "<export_dir>/albert_model.tflite (float32, token ids in; see run/export_litert.py).")
+                    "SavedModel (<export_dir>/saved_model/1, raw text in, in --serving_dtype; see "
+                    "run/export_saved_model.py) and as <export_dir>/albert_model.tflite (float32, token ids in; see "
+                    "run/export_litert.py).")
+checkpoint_flags.define_serving_dtype_flag()
 FLAGS = flags.FLAGS
 
 
@@ -170,19 +173,24 @@ def write_json(name, value):
 def export(finetuner, albert_config, tokenizer):
     """The predicting checkpoint as the original's --export_dir held it: a SavedModel and albert_model.tflite."""
     checkpoint = finetuning_flags.restore_for_inference(finetuner)
-    # float32 whatever --mixed_precision trained in: both files serve on CPUs.
-    model = albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
-                                             FLAGS.end_n_top)
-    albert_tf.load_checkpoint(model, checkpoint)
+
+    # Each in its own dtype, whatever --mixed_precision trained in: the SavedModel in --serving_dtype,
+    # the .tflite in float32 (as the original's).
+    def model_in(dtype):
+        model = albert_tf.AlbertQuestionAnswerer(albert_config, FLAGS.version_2_with_negative, FLAGS.start_n_top,
+                                                 FLAGS.end_n_top, dtype=dtype)
+        albert_tf.load_checkpoint(model, checkpoint)
+        return model
+
     threshold = null_threshold(finetuner, tokenizer) if FLAGS.version_2_with_negative else 0.0
-    saved_model = serving.export_saved_model(
-        model, serving.ExportConfig(task="squad", max_seq_length=FLAGS.max_seq_length,
-                                    do_lower_case=FLAGS.do_lower_case, max_query_length=FLAGS.max_query_length,
-                                    max_answer_length=FLAGS.max_answer_length, null_score_diff_threshold=threshold),
-        FLAGS.spm_model_file, os.path.join(FLAGS.export_dir, "saved_model"), overwrite=True)
-    tflite = litert.export_litert(model, litert.LiteRTConfig(task="squad", max_seq_length=FLAGS.max_seq_length,
-                                                             max_answer_length=FLAGS.max_answer_length),
-                                  os.path.join(FLAGS.export_dir, "albert_model.tflite"))
+    config = serving.ExportConfig(task="squad", max_seq_length=FLAGS.max_seq_length, do_lower_case=FLAGS.do_lower_case,
+                                  max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
+                                  null_score_diff_threshold=threshold)
+    saved_model = serving.export_saved_model(model_in(checkpoint_flags.serving_policy()), config, FLAGS.spm_model_file,
+                                             os.path.join(FLAGS.export_dir, "saved_model"), overwrite=True)
+    tflite = litert.export_litert(model_in("float32"), litert.LiteRTConfig(
+        task="squad", max_seq_length=FLAGS.max_seq_length, max_answer_length=FLAGS.max_answer_length),
+        os.path.join(FLAGS.export_dir, "albert_model.tflite"))
     logging.info("Exported %s to %s and %s.", checkpoint, saved_model, tflite)
     return saved_model, tflite
 

@@ -110,16 +110,24 @@ SQUAD_DEV = "tfrecords/sample/SQuAD/dev-v1.1.json"
 
 
 @pytest.fixture(scope="module")
-def squad_exported(tmp_path_factory):
-    """run_squad.py predicting the sample dev set with a (random) tiny model and --export_dir."""
-    directory = tmp_path_factory.mktemp("squad_export")
+def squad_checkpoint(tmp_path_factory):
+    """A (random) tiny SQuAD model's checkpoint."""
     config = albert_tf.AlbertConfig.from_json_file("run/configs/albert_tiny.json")
-    checkpoint = save_native_checkpoint(albert_tf.AlbertQuestionAnswerer(config), str(directory / "ckpt"))
+    return save_native_checkpoint(albert_tf.AlbertQuestionAnswerer(config), str(tmp_path_factory.mktemp("squad") / "ckpt"))
+
+
+def run_squad_export(checkpoint, directory, *extra):
+    """run_squad.py predicting the sample dev set from `checkpoint` with --export_dir; returns that."""
     run_script("run_squad.py", f"--predict_file={SQUAD_DEV}", "--albert_config_file=run/configs/albert_tiny.json",
                f"--spm_model_file={SAMPLE_MODEL}", f"--init_checkpoint={checkpoint}",
                f"--output_dir={directory / 'out'}", "--max_seq_length=128", "--doc_stride=64",
-               "--max_query_length=24", "--do_predict", f"--export_dir={directory / 'export'}")
+               "--max_query_length=24", "--do_predict", f"--export_dir={directory / 'export'}", *extra)
     return directory / "export"
+
+
+@pytest.fixture(scope="module")
+def squad_exported(squad_checkpoint, tmp_path_factory):
+    return run_squad_export(squad_checkpoint, tmp_path_factory.mktemp("squad_export"))
 
 
 def test_run_squad_export_dir_writes_the_originals_files(squad_exported):
@@ -139,6 +147,15 @@ def test_the_squad_tflite_picks_the_saved_models_best_spans_on_the_sample_dev_se
 
     assert np.array_equal(np.stack([spans["start_index"], spans["end_index"]]),
                           np.stack([expected["start_index"].numpy(), expected["end_index"].numpy()]))
+
+
+def test_run_squad_serving_dtype_bfloat16_exports_a_bfloat16_saved_model_beside_the_same_float32_tflite(
+        squad_checkpoint, squad_exported, tmp_path):
+    exported = run_squad_export(squad_checkpoint, tmp_path, "--serving_dtype=bfloat16")
+
+    policy = json.loads((exported / "saved_model" / "1" / "assets.extra" / "export_config.json").read_text())["dtype_policy"]
+    tflite, float32_tflite = ((d / "albert_model.tflite").read_bytes() for d in (exported, squad_exported))
+    assert (policy, tflite == float32_tflite) == ("mixed_bfloat16", True)
 
 
 # --- bad input ----------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """GLUE: reading every task's TSV layout, bad rows, features, and run/run_classifier.py end to end."""
 
 import dataclasses
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,12 +292,13 @@ def test_fine_tuning_a_pretrained_model_learns_the_sample_task_and_writes_the_or
 
 @pytest.fixture(scope="module")
 def predicted_after_training(tmp_path_factory):
-    """A short training run, then a predict-only run that also exports: (output_dir, its log)."""
+    """A short training run, then a predict-only run that also exports in bfloat16: (output_dir, its log)."""
     output = tmp_path_factory.mktemp("sst2")
     run_script("run_classifier.py", *classifier_flags(output, "--do_train", "--do_eval", "--train_step=2",
                                                       "--save_checkpoints_steps=2", "--train_batch_size=4"))
     result = run_script("run_classifier.py", *classifier_flags(
-        output, "--do_predict", "--do_eval", f"--export_dir={output / 'export'}", "--threshold_to_export=0.7"))
+        output, "--do_predict", "--do_eval", f"--export_dir={output / 'export'}", "--threshold_to_export=0.7",
+        "--serving_dtype=bfloat16"))
     return output, result.stderr
 
 
@@ -325,6 +328,24 @@ def test_export_dir_writes_a_raw_text_saved_model_with_the_exported_threshold(pr
 
     assert version.name.isdigit() and outputs["threshold"].numpy().tolist() == pytest.approx([0.7, 0.7]) \
         and outputs["probabilities"].shape == (2, 2)
+
+
+def test_serving_dtype_bfloat16_exports_the_predicting_checkpoint_close_to_its_float32_predictions(
+        predicted_after_training):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the export's tokenizer ops)
+
+    output, _ = predicted_after_training
+    (version,) = (output / "export").iterdir()
+    sentences = [line.split("\t")[1] for line in (Path(SST2_SAMPLE) / "test.tsv").read_text().splitlines()[1:17]]
+    float32 = np.array([[float(p) for p in line.split("\t")] for line in
+                        (output / "test_results.tsv").read_text().splitlines()[:16]])
+
+    bfloat16 = tf.saved_model.load(str(version)).signatures["serving_default"](text_a=tf.constant(sentences))
+
+    assert json.loads((version / "assets.extra" / "export_config.json").read_text())["dtype_policy"] == "mixed_bfloat16"
+    # bfloat16 keeps 8 bits of mantissa: on the tiny model, probabilities move by < 1e-2.
+    np.testing.assert_allclose(bfloat16["probabilities"].numpy(), float32, atol=1e-2)
 
 
 @pytest.fixture(scope="module")

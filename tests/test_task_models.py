@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -198,15 +200,32 @@ def test_task_model_starts_from_a_training_checkpoint_whose_variables_are_named_
 def test_a_resumed_training_checkpoint_counts_saves_on_from_the_saved_count(grouped_config, tmp_path):
     import tensorflow as tf
 
-    from albert_tf.checkpoint.native import restore_save_counter, restore_training_checkpoint, training_checkpoint
+    from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
 
-    model = AlbertClassifier(grouped_config, num_labels=2)
+    model = AlbertClassifier(dataclasses.replace(grouped_config, hidden_dropout_prob=0.1), num_labels=2)
     first = tf.train.CheckpointManager(training_checkpoint(model), str(tmp_path), max_to_keep=None)
     for step in (1, 2, 3):
         first.save(checkpoint_number=step)
     resumed = training_checkpoint(model)
 
-    restore_training_checkpoint(first.latest_checkpoint, model).assert_existing_objects_matched()
-    restore_save_counter(resumed, first.latest_checkpoint)
+    restore_training_checkpoint(resumed, first.latest_checkpoint).assert_existing_objects_matched()
 
     assert int(resumed.save_counter) == 3
+
+
+def test_a_training_checkpoint_without_dropout_streams_restores_with_its_save_count(grouped_config, tmp_path):
+    import tensorflow as tf
+
+    from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
+
+    model = AlbertClassifier(dataclasses.replace(grouped_config, hidden_dropout_prob=0.1), num_labels=2)
+    older = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(tmp_path), max_to_keep=None)
+    for step in (1, 2):
+        older.save(checkpoint_number=step)
+    resumed = training_checkpoint(model)
+    assert resumed.dropout_seeds, "the model must have dropout streams for the older layout to lack them"
+
+    restore_training_checkpoint(resumed, older.latest_checkpoint).assert_existing_objects_matched()
+
+    assert int(resumed.save_counter) == 2
+

@@ -36,28 +36,25 @@ def training_checkpoint(model, **objects):
     return tf.train.Checkpoint(model=model, **{DROPOUT_SEEDS: seeds}, **objects)
 
 
-def restore_training_checkpoint(path, model, **objects):
-    """Restores a `training_checkpoint`; returns the restore status. One written before the dropout
-    streams were saved (an older albert_tf) is restored without them, with a warning."""
+def restore_training_checkpoint(checkpoint, path):
+    """Restores `path` into `checkpoint`, a `training_checkpoint`; returns the restore status.
+
+    The save counter is restored with the rest, so a resumed job numbers its saves on from the
+    saved count, as an uninterrupted one does. A checkpoint written before the dropout streams
+    were saved (an older albert_tf) is restored without them, with a warning.
+    """
     if any(name.startswith(DROPOUT_SEEDS + "/") for name, _ in tf.train.list_variables(path)):
-        return training_checkpoint(model, **objects).restore(path)
+        return checkpoint.restore(path)
     logging.warning("%s holds no dropout random streams (an older albert_tf wrote it): dropout masks from here on "
                     "differ from an uninterrupted run's.", path)
-    return tf.train.Checkpoint(model=model, **objects).restore(path)
-
-
-def restore_save_counter(checkpoint, path):
-    """Sets `checkpoint`'s save counter to the one `path` was saved with (if it has one).
-
-    `restore_training_checkpoint` restores into a Checkpoint object of its own, and the counter is
-    the object's: without this, a resumed job's checkpoints would count their saves from 0, unlike
-    an uninterrupted job's."""
-    names = {name for name, _ in tf.train.list_variables(path)}
-    if _SAVE_COUNTER in names:
-        checkpoint.save_counter.assign(tf.train.load_variable(path, _SAVE_COUNTER))
-
-
-_SAVE_COUNTER = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
+    # The objects the job tracks are the checkpoint's public attributes (Checkpoint keeps its own
+    # state in underscored ones).
+    tracked = {name: value for name, value in vars(checkpoint).items()
+               if not name.startswith("_") and name != DROPOUT_SEEDS}
+    without_seeds = tf.train.Checkpoint(**tracked)
+    status = without_seeds.restore(path)
+    checkpoint.save_counter.assign(without_seeds.save_counter)
+    return status
 
 
 def save_native_checkpoint(model, checkpoint_prefix):

@@ -33,7 +33,7 @@ from absl import logging
 
 from albert_tf.checkpoint import check_finite, load_checkpoint
 from albert_tf.checkpoint.finite import check_before_saving
-from albert_tf.checkpoint.native import restore_save_counter, restore_training_checkpoint, training_checkpoint
+from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
 from albert_tf.optimization import create_optimizer
 from albert_tf.progress import logged_progress
 from albert_tf.staging import write_text
@@ -167,14 +167,13 @@ class Finetuner:
         latest = self.manager.latest_checkpoint
         if latest:
             try:
-                status = restore_training_checkpoint(latest, self.model, optimizer=self.optimizer)
+                status = restore_training_checkpoint(self.checkpoint, latest)
                 status.assert_existing_objects_matched()
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise ValueError(
                     f"--output_dir={self.config.output_dir} holds {latest}, which this job cannot resume: it was "
                     "written for another model, task or --optimizer (rerun with the flags in its flags.txt, or use a "
                     f"new --output_dir). {type(error).__name__}: {str(error)[:1000]}") from None
-            restore_save_counter(self.checkpoint, latest)
             check_finite(self.model.weights, f"--output_dir's last checkpoint {latest}")
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
@@ -342,7 +341,7 @@ class Finetuner:
             return self._evaluate_checkpoint(evaluate, selection_metric)
         results = None
         for path in checkpoints:
-            restore_training_checkpoint(path, self.model, optimizer=self.optimizer).assert_existing_objects_matched()
+            restore_training_checkpoint(self.checkpoint, path).assert_existing_objects_matched()
             results = self._evaluate_checkpoint(evaluate, selection_metric)
         return results
 

@@ -22,7 +22,7 @@ from absl import logging
 from albert_tf import losses
 from albert_tf.checkpoint import check_finite, load_checkpoint, save_original_checkpoint
 from albert_tf.checkpoint.finite import check_before_saving
-from albert_tf.checkpoint.native import restore_save_counter, restore_training_checkpoint, training_checkpoint
+from albert_tf.checkpoint.native import restore_training_checkpoint, training_checkpoint
 from albert_tf.data import pretraining_dataset
 from albert_tf.data.pretraining_dataset import find_bad_record, is_bad_record
 from albert_tf.models.pretrainer import AlbertPretrainer
@@ -170,10 +170,10 @@ class Pretraining:
 
         self.exact_resume = has_exact_resume(strategy)
         self.train_iterator = self._train_iterator() if config.do_train and self.exact_resume else None
-        self.tracked = {"optimizer": self.optimizer}
+        tracked = {"optimizer": self.optimizer}
         if self.train_iterator is not None:
-            self.tracked["train_iterator"] = self.train_iterator
-        self.checkpoint = training_checkpoint(self.model, **self.tracked)
+            tracked["train_iterator"] = self.train_iterator
+        self.checkpoint = training_checkpoint(self.model, **tracked)
         # Every worker of a multi-worker job takes part in saving; only the chief's copy is kept.
         self.is_chief = is_chief(strategy)
         save_dir = config.output_dir if self.is_chief else os.path.join(
@@ -211,7 +211,7 @@ class Pretraining:
             # Everything this job tracks must be restored; what it does not track (the input
             # position, in an eval-only job) may stay unread.
             try:
-                status = restore_training_checkpoint(latest, self.model, **self.tracked)
+                status = restore_training_checkpoint(self.checkpoint, latest)
                 status.assert_existing_objects_matched().expect_partial()
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise ValueError(
@@ -219,7 +219,6 @@ class Pretraining:
                     "written with another --albert_config_file, --optimizer or --mixed_precision (rerun with the "
                     f"flags in its flags.txt, or use a new --output_dir). {type(error).__name__}: "
                     f"{str(error)[:1000]}") from None
-            restore_save_counter(self.checkpoint, latest)
             check_finite(self.model.weights, f"--output_dir's last checkpoint {latest}")
             logging.info("Resumed from %s at step %d.", latest, self.step)
         elif self.config.init_checkpoint:
