@@ -5,7 +5,6 @@ import tensorflow as tf
 from keras import ops
 
 from albert_tf.layers.initializers import truncated_normal
-from albert_tf.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -33,7 +32,7 @@ class AlbertEmbedding(keras.layers.Layer):
         self.type_vocab_size = type_vocab_size
         self.initializer_range = initializer_range
         self.dropout_rate = dropout_rate
-        self.layer_norm = LayerNorm(epsilon=1e-12, dtype="float32", name="layer_norm")
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype="float32", name="layer_norm")
         self.dropout = keras.layers.Dropout(dropout_rate)
 
     def build(self, input_shape=None):

@@ -6,7 +6,6 @@ from keras import ops
 
 from albert_tf.layers.activations import get_activation
 from albert_tf.layers.initializers import truncated_normal
-from albert_tf.layers.layer_norm import LayerNorm
 from albert_tf.layers.token_dense import dense_on_tokens
 
 
@@ -39,7 +38,7 @@ class MaskedLMHead(keras.layers.Layer):
             embedding_size, activation=get_activation(hidden_act),
             kernel_initializer=truncated_normal(initializer_range),
             dtype="float32", name="transform")
-        self.layer_norm = LayerNorm(epsilon=1e-12, dtype="float32", name="layer_norm")
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype="float32", name="layer_norm")
 
     def build(self, input_shape=None):
         self.transform.build((None, None, self.hidden_size))

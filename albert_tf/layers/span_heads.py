@@ -11,7 +11,6 @@ import keras
 from keras import ops
 
 from albert_tf.layers.initializers import truncated_normal
-from albert_tf.layers.layer_norm import LayerNorm
 
 NEGATIVE_INFINITY = -1e30
 
@@ -63,7 +62,7 @@ class ConditionalEndHead(keras.layers.Layer):
         self.dense_0 = keras.layers.Dense(hidden_size, activation="tanh",
                                           kernel_initializer=truncated_normal(initializer_range), dtype="float32",
                                           name="dense_0")
-        self.layer_norm = LayerNorm(epsilon=1e-12, dtype="float32", name="layer_norm")
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype="float32", name="layer_norm")
         self.dense_1 = keras.layers.Dense(1, kernel_initializer=truncated_normal(initializer_range), dtype="float32",
                                           name="dense_1")
 

@@ -6,7 +6,6 @@ from keras import ops
 from albert_tf.layers.activations import ActivatedDense
 from albert_tf.layers.attention import SelfAttention
 from albert_tf.layers.initializers import truncated_normal
-from albert_tf.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -37,7 +36,7 @@ class SharedTransformerBlock(keras.layers.Layer):
         self.attention = SelfAttention(hidden_size, num_heads, attention_dropout_rate, initializer_range,
                                        dtype=self.dtype_policy, name="attention")
         self.attention_dropout = keras.layers.Dropout(hidden_dropout_rate)
-        self.attention_layer_norm = LayerNorm(
+        self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, dtype="float32", name="attention_layer_norm")
         self.intermediate = ActivatedDense(
             intermediate_size, hidden_act, kernel_initializer=truncated_normal(initializer_range),
@@ -46,7 +45,7 @@ class SharedTransformerBlock(keras.layers.Layer):
             hidden_size, kernel_initializer=truncated_normal(initializer_range), dtype=self.dtype_policy,
             name="intermediate_output")
         self.output_dropout = keras.layers.Dropout(hidden_dropout_rate)
-        self.output_layer_norm = LayerNorm(
+        self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, dtype="float32", name="output_layer_norm")
 
     def build(self, input_shape=None):
