@@ -513,7 +513,6 @@ def test_run_classifier_reads_a_local_tfds_dataset(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_mirrored_fine_tuning_matches_one_device(tmp_path):
     def eval_loss(strategy):
         output_dir = tmp_path / strategy

@@ -333,6 +333,18 @@ def test_script_splits_the_cpu_into_replicas(tmp_path, shards):
     assert "MirroredStrategy with 2 replica(s)" in result.stderr and (tmp_path / "split" / "ckpt-2.index").exists()
 
 
+def test_a_mirrored_float16_step_compiled_with_xla_trains_with_loss_scaling(tmp_path, shards):
+    # keras#21366: LossScaleOptimizer under jit_compile and MirroredStrategy crashes in merge_call.
+    # Our step compiles the gradients only; the optimizer's apply (and its merge_call) stays outside.
+    flagfile = write_flagfile(tmp_path, shards, "fp16")
+
+    result = run_script("pretrain.py", f"--flagfile={flagfile}", "--num_logical_cpus=2", "--num_train_steps=2",
+                        "--mixed_precision=mixed_float16", "--jit_compile", "--nodo_eval")
+
+    state = model_and_optimizer_state(tmp_path / "fp16" / "ckpt-2")
+    assert "MirroredStrategy with 2 replica(s)" in result.stderr and all(np.isfinite(v).all() for v in state.values())
+
+
 def test_the_next_run_removes_what_a_killed_checkpoint_save_left(tmp_path, shards):
     flagfile = write_flagfile(tmp_path, shards, "out")
     # TensorFlow writes a save's shards under <prefix>_temp/ and merges them into <prefix> at its end.
