@@ -217,7 +217,10 @@ class Finetuner:
                 per_example = self.loss_fn(self.model(batch, training=True), batch)
                 loss = tf.reduce_sum(per_example) / self.config.train_batch_size
                 scaled = self.optimizer.scale_loss(loss) if loss_scaling else loss
-            return tape.gradient(scaled, variables), loss
+            # Dense, as in pretraining: the embedding's sparse gradient has as many rows as the
+            # batch has tokens, and dynamic padding gives replicas different lengths, which the
+            # replicas' gather of sparse gradients cannot combine.
+            return [tf.convert_to_tensor(g) for g in tape.gradient(scaled, variables)], loss
 
         grads, loss = gradients(batch)
         self.optimizer.apply(grads, variables)
