@@ -218,8 +218,8 @@ class Finetuner:
                 loss = tf.reduce_sum(per_example) / self.config.train_batch_size
                 scaled = self.optimizer.scale_loss(loss) if loss_scaling else loss
             # Dense, as in pretraining: the embedding's sparse gradient has as many rows as the
-            # batch has tokens, and dynamic padding gives replicas different lengths, which the
-            # replicas' gather of sparse gradients cannot combine.
+            # batch has tokens, so with dynamic padding its shape changes from step to step, and
+            # the replicas' gather of it (one collective for every step of a loop) fails on that.
             return [tf.convert_to_tensor(g) for g in tape.gradient(scaled, variables)], loss
 
         grads, loss = gradients(batch)
