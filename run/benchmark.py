@@ -18,6 +18,7 @@ the machine's speed falls on both; the median is reported. keras-hub is an optio
 
 import dataclasses
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -56,8 +57,9 @@ flags.DEFINE_integer("rounds", 3, "Rounds over all models; each round times ever
 flags.DEFINE_integer("calls", 3, "Timed calls per function and round, after one untimed call.")
 flags.DEFINE_integer("steps", 5, "train: optimizer steps per timed call.")
 flags.DEFINE_integer("curve_steps", 0, "train: also compare float32 and mixed_bfloat16 loss over this many steps.")
-flags.DEFINE_bool("profile", False, "model, train: also profile each model's training step (without XLA, whose "
-                  "fused clusters hide the ops) and print where its op time goes, by op type and by layer.")
+flags.DEFINE_bool("profile", False, "model, train: also profile each model's training step and print where its op "
+                  "time goes, by op type and by layer; model with XLA (whose fused programs hide the ops): the "
+                  "FLOPs of the compiled step's matrix products, by the type they are computed in.")
 flags.DEFINE_string("corpus", "tfrecords/sample/botchan_corpus.txt", "data: text to turn into records.")
 flags.DEFINE_string("spm_model", "tfrecords/sample/botchan.model", "data: SentencePiece model.")
 flags.DEFINE_integer("data_seq", 512, "data: max_seq_length of the records and of the pipeline's batches.")
@@ -233,6 +235,36 @@ def print_profile(title, function, argument, rows=10):
         print(f"  by {label}: " + ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in top))
 
 
+# An HLO instruction's name and result type; a dot's operands and contracted dimensions.
+HLO_VALUE = re.compile(r"%([\w.\-]+) = (\w+)\[([\d,]*)\]")
+HLO_DOT = re.compile(r"= \w+\[([\d,]*)\]\S* dot\(%([\w.\-]+), %[\w.\-]+\)[^\n]*?lhs_contracting_dims=\{([\d,]*)\}")
+
+
+def dot_flops(hlo_text):
+    """FLOPs of the matrix products (`dot`s) in an HLO module's text, by the element type of
+    their operands, which is the type XLA computes them in. Each dot counts once as written (a
+    loop's body once; our models unroll their layers)."""
+    shapes = {name: (dtype, [int(d) for d in dims.split(",") if d])
+              for name, dtype, dims in HLO_VALUE.findall(hlo_text)}
+    flops = {}
+    for output_dims, lhs, contracting in HLO_DOT.findall(hlo_text):
+        dtype, lhs_dims = shapes[lhs]
+        products = math.prod(int(d) for d in output_dims.split(",") if d)
+        depth = math.prod(lhs_dims[int(d)] for d in contracting.split(",") if d)
+        flops[dtype] = flops.get(dtype, 0) + 2 * products * depth
+    return flops
+
+
+def print_xla_dots(title, function, argument, seconds):
+    """What the XLA program of `function` multiplies: its dots' GFLOPs by type, and their rate at
+    `seconds` per call (the program's whole time, so a lower bound on the dots' own rate)."""
+    flops = dot_flops(function.experimental_get_compiler_ir(argument)(stage="optimized_hlo"))
+    total = sum(flops.values())
+    by_type = ", ".join(f"{dtype} {count / total:.0%}" for dtype, count in sorted(flops.items(), key=lambda i: -i[1]))
+    print(f"XLA program of {title}: {total / 1e9:.4g} GFLOP of dots per call, computed in {by_type}; "
+          f"{total / seconds / 1e9:.1f} GFLOP/s of dots at its median time")
+
+
 def benchmark_model():
     config = albert_tf.AlbertConfig.from_json_file(FLAGS.config)
     rng = np.random.default_rng(0)
@@ -264,8 +296,10 @@ def benchmark_model():
             if "keras_hub" in rates:
                 ratio = [a / b for a, b in zip(rates["albert_tf"], rates["keras_hub"])]
                 print(f"{dtype:<16}{'on' if jit else 'off':<6}{'ratio':<11}{ratio[0]:>14.2f}x{ratio[1]:>12.2f}x")
-            if FLAGS.profile and not jit:
-                for name, ((_, train_step), inputs, _) in timed.items():
+            for name, ((_, train_step), inputs, times) in timed.items():
+                if FLAGS.profile and jit:
+                    print_xla_dots(f"{name} {dtype} training step", train_step, inputs, statistics.median(times[1]))
+                elif FLAGS.profile:
                     print_profile(f"{name} {dtype} training step", train_step, inputs)
             sys.stdout.flush()
 

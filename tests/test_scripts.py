@@ -94,6 +94,20 @@ def test_model_benchmark_profiles_where_the_training_step_spends_its_op_time():
         True, True, True)
 
 
+def test_model_benchmark_counts_the_matrix_product_flops_of_the_xla_training_step():
+    result = run_script("benchmark.py", "model", "--config=run/configs/albert_tiny.json", "--batch=2", "--seq=16",
+                        "--peer=none", "--rounds=1", "--calls=1", "--dtypes=float32", "--xla=true", "--profile")
+
+    # albert_tiny: E=32, H=64, I=128, 4 layers; 2 x 16 tokens. Forward: the embedding projection,
+    # per layer Q, K, V and output (4 H x H), scores and context (2 T x H per token) and the FFN
+    # (2 H x I), then the pooler; backward takes two products of each one's size (every input
+    # of these products needs its gradient).
+    batch, seq, tokens = 2, 16, 32
+    forward = 2 * (tokens * 32 * 64 + 4 * (tokens * (4 * 64 * 64 + 2 * seq * 64 + 2 * 64 * 128)) + batch * 64 * 64)
+    reported = re.search(r"training step: ([\d.]+) GFLOP of dots per call", result.stdout)
+    assert float(reported.group(1)) == pytest.approx(3 * forward / 1e9, rel=5e-4)  # printed to 4 digits
+
+
 @pytest.mark.slow
 def test_train_benchmark_times_the_pretraining_step_and_compares_loss_curves(tmp_path):
     shard = write_pretraining_records(tmp_path / "shard.tfrecord", 64, 16, 3, 4000)
