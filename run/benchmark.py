@@ -174,42 +174,48 @@ XLA_RUN = "CpuExecutable::ExecuteAsyncOnStream"
 CONTROL_FLOW_OPS = {"StatefulPartitionedCall", "PartitionedCall", "While", "StatelessWhile", "If", "StatelessIf"}
 
 
-def op_times(function, argument, calls=3):
-    """Runs `function(argument)` `calls` times under the TensorFlow profiler; returns the kernel time
-    of its ops in seconds, summed over threads, by op type and by the name scope that ran them
-    (gradients fall under "gradient_tape"; runs of XLA-compiled functions are "XLA kernels", scope
-    "xla")."""
+def traced_events(function, argument, calls=3, host_tracer_level=2):
+    """Runs `function(argument)` `calls` times under the TensorFlow profiler; yields (thread, event
+    name, seconds per call) for every event it recorded. Level 3 also records each kernel of an
+    XLA program, under its HLO instruction's name."""
     import glob
 
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     function(argument).numpy()
     with tempfile.TemporaryDirectory() as logdir:
-        tf.profiler.experimental.start(logdir)
+        options = tf.profiler.experimental.ProfilerOptions(host_tracer_level=host_tracer_level)
+        tf.profiler.experimental.start(logdir, options=options)
         for _ in range(calls):
             function(argument).numpy()
         tf.profiler.experimental.stop()
         (path,) = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
         with open(path, "rb") as f:
             space = xplane_pb2.XSpace.FromString(f.read())
-    by_type, by_scope = {}, {}
     for plane in space.planes:
         for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):
-                continue
             for event in line.events:
-                name = plane.event_metadata[event.metadata_id].name
-                if name == XLA_RUN:  # an XLA-compiled function (the GELU's): its kernels are no ops
-                    scope, op_type = "xla", "XLA kernels"
-                elif ":" not in name or "::" in name:  # executor bookkeeping, not an op
-                    continue
-                else:
-                    scope, op_type = name.rsplit(":", 1)
-                if op_type in CONTROL_FLOW_OPS:  # their time is their ops' time, counted already
-                    continue
-                seconds = event.duration_ps * 1e-12 / calls
-                by_type[op_type] = by_type.get(op_type, 0.0) + seconds
-                by_scope[layer_of(scope)] = by_scope.get(layer_of(scope), 0.0) + seconds
+                yield line.name, plane.event_metadata[event.metadata_id].name, event.duration_ps * 1e-12 / calls
+
+
+def op_times(function, argument):
+    """The kernel time of `function(argument)`'s ops in seconds per call, summed over threads, by op
+    type and by the name scope that ran them (gradients fall under "gradient_tape"; runs of
+    XLA-compiled functions are "XLA kernels", scope "xla")."""
+    by_type, by_scope = {}, {}
+    for thread, name, seconds in traced_events(function, argument):
+        if not thread.startswith("tf_Compute"):
+            continue
+        if name == XLA_RUN:  # an XLA-compiled function (the GELU's): its kernels are no ops
+            scope, op_type = "xla", "XLA kernels"
+        elif ":" not in name or "::" in name:  # executor bookkeeping, not an op
+            continue
+        else:
+            scope, op_type = name.rsplit(":", 1)
+        if op_type in CONTROL_FLOW_OPS:  # their time is their ops' time, counted already
+            continue
+        by_type[op_type] = by_type.get(op_type, 0.0) + seconds
+        by_scope[layer_of(scope)] = by_scope.get(layer_of(scope), 0.0) + seconds
     return by_type, by_scope
 
 
@@ -235,34 +241,50 @@ def print_profile(title, function, argument, rows=10):
         print(f"  by {label}: " + ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in top))
 
 
-# An HLO instruction's name and result type; a dot's operands and contracted dimensions.
+# An HLO instruction's name and result type; a dot's name, result dimensions, left operand and
+# contracted dimensions.
 HLO_VALUE = re.compile(r"%([\w.\-]+) = (\w+)\[([\d,]*)\]")
-HLO_DOT = re.compile(r"= \w+\[([\d,]*)\]\S* dot\(%([\w.\-]+), %[\w.\-]+\)[^\n]*?lhs_contracting_dims=\{([\d,]*)\}")
+HLO_DOT = re.compile(r"%([\w.\-]+) = \w+\[([\d,]*)\]\S* dot\(%([\w.\-]+), %[\w.\-]+\)"
+                     r"[^\n]*?lhs_contracting_dims=\{([\d,]*)\}")
 
 
 def dot_flops(hlo_text):
-    """FLOPs of the matrix products (`dot`s) in an HLO module's text, by the element type of
-    their operands, which is the type XLA computes them in. Each dot counts once as written (a
-    loop's body once; our models unroll their layers)."""
+    """FLOPs of the matrix products (`dot`s) in an HLO module's text, by instruction name, and the
+    element type of their operands, which is the type XLA computes them in. Each dot counts once
+    as written (a loop's body once; our models unroll their layers)."""
     shapes = {name: (dtype, [int(d) for d in dims.split(",") if d])
               for name, dtype, dims in HLO_VALUE.findall(hlo_text)}
     flops = {}
-    for output_dims, lhs, contracting in HLO_DOT.findall(hlo_text):
+    for name, output_dims, lhs, contracting in HLO_DOT.findall(hlo_text):
         dtype, lhs_dims = shapes[lhs]
         products = math.prod(int(d) for d in output_dims.split(",") if d)
         depth = math.prod(lhs_dims[int(d)] for d in contracting.split(",") if d)
-        flops[dtype] = flops.get(dtype, 0) + 2 * products * depth
+        flops[name] = (dtype, 2 * products * depth)
     return flops
 
 
-def print_xla_dots(title, function, argument, seconds):
-    """What the XLA program of `function` multiplies: its dots' GFLOPs by type, and their rate at
-    `seconds` per call (the program's whole time, so a lower bound on the dots' own rate)."""
-    flops = dot_flops(function.experimental_get_compiler_ir(argument)(stage="optimized_hlo"))
-    total = sum(flops.values())
-    by_type = ", ".join(f"{dtype} {count / total:.0%}" for dtype, count in sorted(flops.items(), key=lambda i: -i[1]))
-    print(f"XLA program of {title}: {total / 1e9:.4g} GFLOP of dots per call, computed in {by_type}; "
-          f"{total / seconds / 1e9:.1f} GFLOP/s of dots at its median time")
+def print_xla_dots(title, function, argument):
+    """What the XLA program of `function` multiplies: its dots' GFLOPs by the type they are
+    computed in, their share of the program's kernel time and their rate, from a profile that
+    names each kernel by its HLO instruction."""
+    hlo = function.experimental_get_compiler_ir(argument)(stage="optimized_hlo")
+    dots, instructions = dot_flops(hlo), {name for name, _, _ in HLO_VALUE.findall(hlo)}
+    kernel_seconds, dot_seconds = 0.0, 0.0
+    for _, name, seconds in traced_events(function, argument, host_tracer_level=3):
+        if name in instructions:
+            kernel_seconds += seconds
+            dot_seconds += seconds if name in dots else 0.0
+    by_type = {}
+    for dtype, count in dots.values():
+        by_type[dtype] = by_type.get(dtype, 0) + count
+    total = sum(by_type.values())
+    types = ", ".join(f"{dtype} {count / total:.0%}" for dtype, count in sorted(by_type.items(), key=lambda i: -i[1]))
+    print(f"XLA program of {title}: {total / 1e9:.4g} GFLOP of dots per call, computed in {types}")
+    if dot_seconds:
+        print(f"  dots take {dot_seconds / kernel_seconds:.0%} of its kernels' time, at {total / dot_seconds / 1e9:.1f} "
+              "GFLOP/s")
+    else:
+        print("  the profile named none of its dots' kernels (this TensorFlow's XLA traces kernels otherwise)")
 
 
 def benchmark_model():
@@ -296,9 +318,9 @@ def benchmark_model():
             if "keras_hub" in rates:
                 ratio = [a / b for a, b in zip(rates["albert_tf"], rates["keras_hub"])]
                 print(f"{dtype:<16}{'on' if jit else 'off':<6}{'ratio':<11}{ratio[0]:>14.2f}x{ratio[1]:>12.2f}x")
-            for name, ((_, train_step), inputs, times) in timed.items():
+            for name, ((_, train_step), inputs, _) in timed.items():
                 if FLAGS.profile and jit:
-                    print_xla_dots(f"{name} {dtype} training step", train_step, inputs, statistics.median(times[1]))
+                    print_xla_dots(f"{name} {dtype} training step", train_step, inputs)
                 elif FLAGS.profile:
                     print_profile(f"{name} {dtype} training step", train_step, inputs)
             sys.stdout.flush()

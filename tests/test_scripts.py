@@ -105,7 +105,10 @@ def test_model_benchmark_counts_the_matrix_product_flops_of_the_xla_training_ste
     batch, seq, tokens = 2, 16, 32
     forward = 2 * (tokens * 32 * 64 + 4 * (tokens * (4 * 64 * 64 + 2 * seq * 64 + 2 * 64 * 128)) + batch * 64 * 64)
     reported = re.search(r"training step: ([\d.]+) GFLOP of dots per call", result.stdout)
-    assert float(reported.group(1)) == pytest.approx(3 * forward / 1e9, rel=5e-4)  # printed to 4 digits
+    share = re.search(r"dots take (\d+)% of its kernels' time", result.stdout)
+    # The FLOPs are printed to 4 digits; the profile finds the dots' kernels, and kernels besides.
+    assert (float(reported.group(1)), 0 < int(share.group(1)) < 100) == (pytest.approx(3 * forward / 1e9, rel=5e-4),
+                                                                         True)
 
 
 @pytest.mark.slow

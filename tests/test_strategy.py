@@ -63,3 +63,11 @@ def test_master_names_the_tpu_when_tpu_name_is_not_given(monkeypatch):
 def test_an_unknown_strategy_names_the_choices():
     with pytest.raises(ValueError, match=r"strategy 'gpu' is not one of \('tpu', 'mirrored'"):
         strategies.create_strategy("gpu")
+
+
+@pytest.mark.parametrize("mixed_precision, jit_compile, warned", [
+    ("mixed_bfloat16", True, True), ("mixed_bfloat16", False, False), ("float32", True, False)])
+def test_xla_with_bfloat16_on_cpus_is_warned_of(mixed_precision, jit_compile, warned, absl_log):
+    strategies.warn_of_xla_bfloat16_on_cpu(strategies.create_strategy("mirrored"), mixed_precision, jit_compile)
+
+    assert ("XLA on CPU computes bfloat16 matrix products in float32" in absl_log.text) == warned

@@ -37,6 +37,7 @@ from albert_tf.checkpoint.native import restore_training_checkpoint, training_ch
 from albert_tf.optimization import create_optimizer
 from albert_tf.progress import logged_progress
 from albert_tf.staging import write_text
+from albert_tf.training.strategy import warn_of_xla_bfloat16_on_cpu
 
 BEST_CHECKPOINT = "model.ckpt-best"
 SHUFFLE_BUFFER = 10000
@@ -136,6 +137,7 @@ class Finetuner:
         if config.dynamic_padding and not self.dynamic_padding:
             logging.info("Fixed padding to max_seq_length: a TPU needs static shapes.")
         tf.io.gfile.makedirs(config.output_dir)
+        warn_of_xla_bfloat16_on_cpu(strategy, config.mixed_precision, config.jit_compile)
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             self.model = model_fn(config.mixed_precision)

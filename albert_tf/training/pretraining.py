@@ -28,7 +28,7 @@ from albert_tf.data.pretraining_dataset import find_bad_record, is_bad_record
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.optimization import create_optimizer
 from albert_tf.staging import write_text
-from albert_tf.training.strategy import is_chief
+from albert_tf.training.strategy import is_chief, warn_of_xla_bfloat16_on_cpu
 
 EVAL_KEYS = ("global_step", "loss", "masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
              "sentence_order_loss")
@@ -158,6 +158,7 @@ class Pretraining:
         self.train_files, self.eval_files = job_files(config)
         tf.io.gfile.makedirs(config.output_dir)
 
+        warn_of_xla_bfloat16_on_cpu(strategy, config.mixed_precision, config.jit_compile)
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             self.model = model_fn(albert_config, dtype=config.mixed_precision)

@@ -65,3 +65,18 @@ def is_chief(strategy):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def warn_of_xla_bfloat16_on_cpu(strategy, mixed_precision, jit_compile):
+    """Warns that XLA on CPUs forgoes bfloat16 matrix kernels.
+
+    TensorFlow's XLA CPU backend computes every bfloat16 matrix product in float32 (it converts
+    the operands and the result around a float32 product), so a compiled mixed_bfloat16 step runs
+    its products at float32 speed, while without XLA they run in oneDNN's bfloat16 kernels
+    (BUILD.md, "XLA on CPU", has the measurement)."""
+    on_cpu = all(tf.DeviceSpec.from_string(device).device_type == "CPU"
+                 for device in strategy.extended.worker_devices)
+    if jit_compile and mixed_precision == "mixed_bfloat16" and on_cpu:
+        logging.warning("XLA on CPU computes bfloat16 matrix products in float32: with jit_compile this "
+                        "mixed_bfloat16 job forgoes the bfloat16 matrix kernels it would use without XLA, and "
+                        "trains slower (BUILD.md, \"XLA on CPU\").")
