@@ -59,7 +59,8 @@ flags.DEFINE_integer("steps", 5, "train: optimizer steps per timed call.")
 flags.DEFINE_integer("curve_steps", 0, "train: also compare float32 and mixed_bfloat16 loss over this many steps.")
 flags.DEFINE_bool("profile", False, "model, train: also profile each model's training step and print where its op "
                   "time goes, by op type and by layer; model with XLA (whose fused programs hide the ops): the "
-                  "FLOPs of the compiled step's matrix products, by the type they are computed in.")
+                  "FLOPs of the compiled step's matrix products by the type they are computed in, and their "
+                  "share of its kernel time.")
 flags.DEFINE_string("corpus", "tfrecords/sample/botchan_corpus.txt", "data: text to turn into records.")
 flags.DEFINE_string("spm_model", "tfrecords/sample/botchan.model", "data: SentencePiece model.")
 flags.DEFINE_integer("data_seq", 512, "data: max_seq_length of the records and of the pipeline's batches.")

@@ -1,3 +1,4 @@
+import itertools
 import logging
 import os
 
@@ -15,6 +16,22 @@ from albert_tf.training.strategy import split_cpu
 # Two logical CPUs for the whole session, before any op runs, so MirroredStrategy tests run
 # in-process; everything else keeps running on /cpu:0.
 split_cpu(2)
+
+_COLLECTIVE_KEY_BASES = itertools.count(1000, 1000)
+
+
+def two_cpu_mirrored_strategy():
+    """A MirroredStrategy over the two logical CPUs, with collective keys of its own.
+
+    Strategies in one process otherwise number their collectives alike, and the runtime keeps
+    what it learned of an earlier strategy's collective under that number: a later strategy's
+    collective of another shape then aborts with a shape mismatch. A job runs one strategy per
+    process; TensorFlow's own tests set this class attribute for the same reason."""
+    tf.distribute.MirroredStrategy._collective_key_base = next(_COLLECTIVE_KEY_BASES)
+    try:
+        return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    finally:
+        tf.distribute.MirroredStrategy._collective_key_base = 0
 
 
 @pytest.fixture(autouse=True)

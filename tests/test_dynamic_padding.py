@@ -13,6 +13,7 @@ from albert_tf import AlbertClassifier, AlbertConfig, AlbertMultipleChoice, Albe
 from albert_tf.finetuning import glue, squad_data, squad_postprocess
 from albert_tf.finetuning.trainer import (CUT_POSITION_SCORE, PAD_MULTIPLE, Finetuner, FinetuningConfig,
                                           padded_length, trim_batch)
+from tests.conftest import two_cpu_mirrored_strategy
 from tests.squad_fixtures import SAMPLE_MODEL, features_for
 from tests.test_finetuner import ONE_DEVICE, classification_loss
 from tests.test_pretraining import REPLICA_ATOL, TINY, VOCAB
@@ -151,7 +152,7 @@ def test_eval_metrics_are_those_of_fixed_padding(task_name, tmp_path):
 def test_mirrored_predictions_with_dynamic_padding_are_those_of_one_device_with_fixed_padding(tmp_path):
     features = varied_length_features(count=11)
     fixed, mirrored = fixed_and_dynamic(tmp_path, tiny_classifier,
-                                        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+                                        two_cpu_mirrored_strategy())
 
     np.testing.assert_allclose(mirrored.predict(features, 4)["logits"], fixed.predict(features, 4)["logits"],
                                atol=ATOL)
@@ -170,7 +171,7 @@ def test_mirrored_training_on_batches_cut_to_changing_lengths_matches_one_device
     settings = dict(num_train_steps=2, save_checkpoints_steps=2, steps_per_loop=2)
     one_device = finetuner(tmp_path / "one", without_dropout, True, **settings)
     mirrored = finetuner(tmp_path / "mirrored", without_dropout, True,
-                         tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), **settings)
+                         two_cpu_mirrored_strategy(), **settings)
     mirrored.model.set_weights(one_device.model.get_weights())
 
     one_device.train(features)

@@ -20,7 +20,8 @@ from albert_tf.checkpoint.names import original_variable_map
 from albert_tf.output_lock import LOCK_FILE, OutputLock
 from albert_tf.training.pretraining import Pretraining, PretrainingConfig, run_pretraining
 from tests import numpy_albert
-from tests.conftest import REPO_ROOT, run_script, write_pretraining_records, write_tf1_checkpoint
+from tests.conftest import (REPO_ROOT, run_script, two_cpu_mirrored_strategy, write_pretraining_records,
+                            write_tf1_checkpoint)
 
 SEQ, PREDICTIONS, VOCAB = 16, 3, 64
 TINY = AlbertConfig(vocab_size=VOCAB, embedding_size=8, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
@@ -60,7 +61,7 @@ def one_device_run(shards, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def two_replica_run(shards, tmp_path_factory):
-    return train_step_by_step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+    return train_step_by_step(two_cpu_mirrored_strategy(),
                               job(tmp_path_factory.mktemp("two"), shards))
 
 
@@ -221,7 +222,7 @@ def test_batch_not_divisible_by_replicas_names_the_flag(tmp_path, shards):
     config = job(tmp_path, shards, train_batch_size=7)
 
     with pytest.raises(ValueError, match=r"--train_batch_size=7 must be divisible by the number of replicas \(2\)"):
-        run_pretraining(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), TINY, config)
+        run_pretraining(two_cpu_mirrored_strategy(), TINY, config)
 
 
 @pytest.mark.parametrize("learning_rate", [-1.0, 0.0, float("nan")])
