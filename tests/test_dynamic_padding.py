@@ -5,17 +5,19 @@ weight of exactly zero, but sums run over other lengths): logits to ATOL, decisi
 exactly.
 """
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from albert_tf import AlbertClassifier, AlbertConfig, AlbertMultipleChoice, AlbertQuestionAnswerer, FullTokenizer
+from albert_tf import AlbertConfig, AlbertMultipleChoice, AlbertQuestionAnswerer, FullTokenizer
 from albert_tf.finetuning import glue, squad_data, squad_postprocess
 from albert_tf.finetuning.trainer import (CUT_POSITION_SCORE, PAD_MULTIPLE, Finetuner, FinetuningConfig,
                                           padded_length, trim_batch)
 from tests.conftest import two_cpu_mirrored_strategy
 from tests.squad_fixtures import SAMPLE_MODEL, features_for
-from tests.test_finetuner import ONE_DEVICE, classification_loss
+from tests.test_finetuner import ONE_DEVICE, classification_loss, tiny_classifier
 from tests.test_pretraining import REPLICA_ATOL, TINY, VOCAB
 
 ATOL = 1e-5
@@ -131,10 +133,6 @@ def test_a_resumed_job_with_dynamic_padding_ends_with_the_weights_of_one_that_ne
         np.testing.assert_array_equal(ours, uninterrupted)
 
 
-def tiny_classifier(dtype="float32"):
-    return AlbertClassifier(TINY, num_labels=2, dtype=dtype)
-
-
 @pytest.mark.parametrize("task_name", ["SST-2", "CoLA"])
 def test_eval_metrics_are_those_of_fixed_padding(task_name, tmp_path):
     task = glue.get_task(task_name)
@@ -165,9 +163,7 @@ def test_mirrored_training_on_batches_cut_to_changing_lengths_matches_one_device
     features = tf.data.Dataset.from_tensor_slices({
         "input_word_ids": (np.full((8, SEQ), 7) * mask_of(lengths)).astype(np.int32), "input_mask": mask_of(lengths),
         "input_type_ids": np.zeros((8, SEQ), np.int32), "label_ids": np.array([0, 1] * 4, np.int32)})
-
-    def without_dropout(dtype="float32"):
-        return AlbertClassifier(TINY, num_labels=2, classifier_dropout=0, dtype=dtype)
+    without_dropout = functools.partial(tiny_classifier, classifier_dropout=0)  # replicas draw other dropout masks
     settings = dict(num_train_steps=2, save_checkpoints_steps=2, steps_per_loop=2)
     one_device = finetuner(tmp_path / "one", without_dropout, True, **settings)
     mirrored = finetuner(tmp_path / "mirrored", without_dropout, True,

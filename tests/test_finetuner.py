@@ -11,8 +11,8 @@ from tests.test_pretraining import SEQ, TINY, VOCAB
 ONE_DEVICE = "/cpu:0"
 
 
-def tiny_classifier(dtype="float32"):
-    return AlbertClassifier(TINY, num_labels=2, dtype=dtype)
+def tiny_classifier(dtype="float32", classifier_dropout=0.1):
+    return AlbertClassifier(TINY, num_labels=2, classifier_dropout=classifier_dropout, dtype=dtype)
 
 
 def classification_features(count=16):
