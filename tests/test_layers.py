@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from albert_tf.layers import (AlbertEmbedding, MaskedLMHead, SelfAttention, SentenceOrderHead,
                               SharedTransformerBlock)
 from tests.harness import check_config_round_trip, check_layer_keras_save_load
+from tests.numpy_albert import layer_norm
 
 RNG = np.random.default_rng(0)
 HIDDEN = RNG.standard_normal((2, 5, 16)).astype(np.float32)
@@ -53,3 +55,19 @@ def test_heads_compute_in_float32_under_mixed_precision():
     logits = head(HIDDEN, np.array([[0, 2], [1, 4]], np.int32), RNG.standard_normal((50, 8)).astype(np.float32))
 
     assert logits.dtype == "float32"
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_a_mixed_precision_block_keeps_its_float32_input_unrounded(training):
+    block = SharedTransformerBlock(16, 4, 24, dtype="mixed_bfloat16")
+    block.build()
+    block.set_weights([np.zeros_like(w) if w.ndim == 2 or "bias" in w.path or "beta" in w.path else np.asarray(w)
+                       for w in block.weights])
+    # With zero kernels both branches add nothing: the block is LayerNorm(LayerNorm(x)), in float32.
+    expected = layer_norm(layer_norm(HIDDEN.astype(np.float64), 1.0, 0.0), 1.0, 0.0)
+
+    output = block(tf.constant(HIDDEN), MASK, training=training)
+
+    # bfloat16 keeps 8 significant bits: rounding x would be off by ~1e-2 here.
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+

@@ -24,7 +24,9 @@ class SharedTransformerBlock(keras.layers.Layer):
 
     def __init__(self, hidden_size, num_heads, intermediate_size, hidden_act="gelu",
                  hidden_dropout_rate=0.0, attention_dropout_rate=0.0, initializer_range=0.02, **kwargs):
-        super().__init__(**kwargs)
+        # Keras would cast the input to the compute dtype on entry, rounding the float32 residual
+        # stream to bfloat16 at every block; the sublayers cast what they multiply themselves.
+        super().__init__(autocast=False, **kwargs)
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
