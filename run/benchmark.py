@@ -134,8 +134,8 @@ def keras_hub_pretrainer_class():
         def call(self, inputs, training=None):
             outputs = self.backbone(self.backbone_inputs(inputs["input_word_ids"], inputs["input_mask"],
                                                          inputs["input_type_ids"]), training=training)
-            return {"mlm_logits": self.masked_lm_head(outputs["sequence_output"], inputs["masked_lm_positions"],
-                                                      self.backbone.token_embedding.embeddings),
+            masked_output = tf.gather(outputs["sequence_output"], inputs["masked_lm_positions"], batch_dims=1)
+            return {"mlm_logits": self.masked_lm_head(masked_output, self.backbone.token_embedding.embeddings),
                     "sop_logits": self.sentence_order_head(outputs["pooled_output"])}
 
     return KerasHubPretrainer

@@ -103,6 +103,38 @@ def test_one_output_per_layer_and_inner_group(grouped_config, padded_batch):
     assert len(outputs) == grouped_config.num_hidden_layers * grouped_config.inner_group_num
 
 
+def test_output_positions_get_the_full_outputs_rows(grouped_config, padded_batch):
+    encoder = AlbertEncoder(grouped_config)
+    positions = padded_batch["masked_lm_positions"]
+
+    full = encoder(encoder_inputs(padded_batch))
+    some = encoder({**encoder_inputs(padded_batch), "output_positions": positions})
+
+    outputs_close([some["sequence_output"], some["pooled_output"], some["encoder_outputs"][:-1]],
+                  [tf.gather(full["sequence_output"], positions, batch_dims=1), full["pooled_output"],
+                   full["encoder_outputs"][:-1]], atol=1e-6)
+
+
+def matmul_flops(function, inputs):
+    """2·m·k·n summed over the 2-D matrix products of `function`'s graph for these inputs."""
+    graph = tf.function(function).get_concrete_function(inputs).graph
+    return sum(2 * np.prod(op.outputs[0].shape) * op.inputs[0].shape[-1]
+               for op in graph.get_operations() if op.type == "MatMul")
+
+
+def test_output_positions_spare_the_last_blocks_work_on_the_other_rows(grouped_config, padded_batch):
+    encoder = AlbertEncoder(grouped_config)
+    inputs = {k: tf.constant(v) for k, v in encoder_inputs(padded_batch).items()}
+    positions = tf.constant(padded_batch["masked_lm_positions"])
+    (batch, length), kept = inputs["input_word_ids"].shape, positions.shape[1] + 1  # + position 0, the pooler's
+    hidden, intermediate = grouped_config.hidden_size, grouped_config.intermediate_size
+
+    spared = (matmul_flops(encoder, inputs) - matmul_flops(encoder, {**inputs, "output_positions": positions}))
+
+    # The query and output projections and both FFN products, on the rows not asked for.
+    assert spared == batch * (length - kept) * (2 * hidden * hidden * 2 + 2 * hidden * intermediate * 2)
+
+
 def test_xla_compiled_forward_equals_eager(grouped_config, padded_batch):
     pretrainer = AlbertPretrainer(grouped_config)
 

@@ -16,9 +16,8 @@ LAYER_CASES = {
     "embedding": (lambda: AlbertEmbedding(50, 8, 16, 2, dropout_rate=0.1), (IDS, np.zeros_like(IDS)), (2, 5, 8)),
     "attention": (lambda: SelfAttention(16, 4, dropout_rate=0.1), (HIDDEN, MASK), (2, 5, 16)),
     "block": (lambda: SharedTransformerBlock(16, 4, 24, "gelu", 0.1, 0.1), (HIDDEN, MASK), (2, 5, 16)),
-    "masked_lm_head": (lambda: MaskedLMHead(50, 16, 8),
-                       (HIDDEN, np.array([[0, 2], [1, 4]], np.int32), RNG.standard_normal((50, 8)).astype(np.float32)),
-                       (2, 2, 50)),
+    "masked_lm_head": (lambda: MaskedLMHead(50, 16, 8), (HIDDEN, RNG.standard_normal((50, 8)).astype(np.float32)),
+                       (2, 5, 50)),
     "sentence_order_head": (lambda: SentenceOrderHead(16), (HIDDEN[:, 0],), (2, 2)),
 }
 
@@ -52,7 +51,7 @@ def test_padded_keys_get_no_attention():
 def test_heads_compute_in_float32_under_mixed_precision():
     head = MaskedLMHead(50, 16, 8, dtype="mixed_bfloat16")
 
-    logits = head(HIDDEN, np.array([[0, 2], [1, 4]], np.int32), RNG.standard_normal((50, 8)).astype(np.float32))
+    logits = head(HIDDEN, RNG.standard_normal((50, 8)).astype(np.float32))
 
     assert logits.dtype == "float32"
 

@@ -33,7 +33,9 @@ class SelfAttention(keras.layers.Layer):
         x: [B, T, H].
         input_mask: int [B, T], 1 for tokens that may be attended to. (A mask, not a float
             bias: Keras would autocast a float argument to bfloat16, turning -10000 into -9984.)
-    Returns: [B, T, H] in the compute dtype.
+        query_positions: optional int [B, K]: attend from these positions only (every position
+            still serves as a key and value).
+    Returns: [B, T, H] (or [B, K, H]) in the compute dtype.
     """
 
     def __init__(self, hidden_size, num_heads, dropout_rate=0.0, initializer_range=0.02, **kwargs):
@@ -59,27 +61,37 @@ class SelfAttention(keras.layers.Layer):
         for layer in (self.query, self.key, self.value, self.output_dense):
             layer.build((None, None, self.hidden_size))
 
-    def call(self, x, input_mask, training=None):
+    def call(self, x, input_mask, query_positions=None, training=None):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        query_length = length if query_positions is None else ops.shape(query_positions)[1]
 
-        def heads(t):
-            return ops.reshape(t, (batch, length, self.num_heads, self.head_size))
+        # Lengths given, not -1: an empty batch has no elements to infer them from.
+        def heads(t, t_length):
+            return ops.reshape(t, (batch, t_length, self.num_heads, self.head_size))
 
-        # One [H, 3H] matmul instead of three [H, H] ones: faster forward and backward. The
-        # variables stay three [H, H] kernels, the original's layout. The original scales the
-        # logits by 1/√head_size; scaling the query's kernel and bias is the same product at a
-        # cost that grows with neither batch nor length (and exact when √head_size is a power of
-        # two, as for 64).
+        # The original scales the logits by 1/√head_size; scaling the query's kernel and bias is
+        # the same product at a cost that grows with neither batch nor length (and exact when
+        # √head_size is a power of two, as for 64).
         scale = 1.0 / self.head_size ** 0.5
-        kernel = ops.concatenate([self.query.kernel * scale, self.key.kernel, self.value.kernel], axis=1)
-        bias = ops.concatenate([self.query.bias * scale, self.key.bias, self.value.bias], axis=0)
-        qkv = tf.nn.bias_add(ops.matmul(ops.reshape(x, (-1, self.hidden_size)), kernel), bias)
-        q, k, v = (heads(t) for t in ops.split(qkv, 3, axis=-1))
-        logits = ops.einsum("btnd,bsnd->bnts", q, k)
+        q_kernel, q_bias = self.query.kernel * scale, self.query.bias * scale
+        kv_kernels, kv_biases = [self.key.kernel, self.value.kernel], [self.key.bias, self.value.bias]
+        if query_positions is None:
+            # One [H, 3H] matmul instead of three [H, H] ones: faster forward and backward. The
+            # variables stay three [H, H] kernels, the original's layout.
+            q, k, v = ops.split(self.project(x, [q_kernel, *kv_kernels], [q_bias, *kv_biases]), 3, axis=-1)
+        else:
+            q = self.project(tf.gather(x, query_positions, batch_dims=1), [q_kernel], [q_bias])
+            k, v = ops.split(self.project(x, kv_kernels, kv_biases), 2, axis=-1)
+        logits = ops.einsum("btnd,bsnd->bnts", heads(q, query_length), heads(k, length))
         probs = ops.softmax(ops.cast(logits, "float32") + attention_bias_from_mask(input_mask), axis=-1)
         probs = self.dropout(probs, training=training)
-        context = ops.einsum("bnts,bsnd->btnd", ops.cast(probs, self.compute_dtype), v)
-        return dense_on_tokens(self.output_dense, ops.reshape(context, (batch, length, self.hidden_size)))
+        context = ops.einsum("bnts,bsnd->btnd", ops.cast(probs, self.compute_dtype), heads(v, length))
+        return dense_on_tokens(self.output_dense, ops.reshape(context, (batch, query_length, self.hidden_size)))
+
+    def project(self, x, kernels, biases):
+        """x [..., H] times the kernels side by side, plus their biases: [tokens, Σ units]."""
+        return tf.nn.bias_add(ops.matmul(ops.reshape(x, (-1, self.hidden_size)), ops.concatenate(kernels, axis=1)),
+                              ops.concatenate(biases, axis=0))
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,

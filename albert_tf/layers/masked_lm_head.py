@@ -1,7 +1,6 @@
 """`MaskedLMHead`: predicts masked tokens with the decoder tied to the word embeddings."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from albert_tf.layers.activations import get_activation
@@ -11,16 +10,17 @@ from albert_tf.layers.token_dense import dense_on_tokens
 
 @keras.saving.register_keras_serializable(package="albert_tf")
 class MaskedLMHead(keras.layers.Layer):
-    """Gathers the masked positions, maps H→E (dense, activation, LayerNorm), and scores every
-    vocabulary entry against the word-embedding table plus a bias of its own.
+    """Maps the encoder's output at the masked positions H→E (dense, activation, LayerNorm), and
+    scores every vocabulary entry against the word-embedding table plus a bias of its own.
 
     The decoder works in E-space and reuses the embedding table, as in the original; the table
     is a call argument so the tie is visible where the head is called. The head computes in
     float32: it is a small share of the FLOPs and keeps the logits exact.
 
     Call arguments:
-        sequence_output: [B, T, H].
-        masked_positions: int [B, P].
+        masked_output: [B, P, H], the encoder's output at the masked positions (the original
+            gathers them from its whole output; our encoder computes only these rows when asked
+            for them with `output_positions`).
         embedding_table: [V, E], the encoder's word embeddings.
     Returns: float32 logits [B, P, V].
     """
@@ -45,9 +45,8 @@ class MaskedLMHead(keras.layers.Layer):
         self.layer_norm.build((None, None, self.embedding_size))
         self.output_bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="output_bias")
 
-    def call(self, sequence_output, masked_positions, embedding_table):
-        gathered = tf.gather(ops.cast(sequence_output, "float32"), masked_positions, batch_dims=1)
-        x = self.layer_norm(dense_on_tokens(self.transform, gathered))
+    def call(self, masked_output, embedding_table):
+        x = self.layer_norm(dense_on_tokens(self.transform, ops.cast(masked_output, "float32")))
         return ops.matmul(x, ops.transpose(ops.cast(embedding_table, "float32"))) + self.output_bias
 
     def get_config(self):

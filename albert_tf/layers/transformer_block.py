@@ -1,6 +1,7 @@
 """`SharedTransformerBlock`: the post-LN block whose weights ALBERT shares across layers."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from albert_tf.layers.activations import ActivatedDense
@@ -19,7 +20,10 @@ class SharedTransformerBlock(keras.layers.Layer):
     Call arguments:
         x: [B, T, H].
         input_mask: int [B, T], 1 for real tokens.
-    Returns: float32 [B, T, H].
+        query_positions: optional int [B, K]: compute the output at these positions only (all
+            positions are still attended to). Every step after the attention is per position,
+            so these rows are the full output's rows.
+    Returns: float32 [B, T, H] (or [B, K, H]).
     """
 
     def __init__(self, hidden_size, num_heads, intermediate_size, hidden_act="gelu",
@@ -57,8 +61,11 @@ class SharedTransformerBlock(keras.layers.Layer):
         self.intermediate_output.build((None, None, self.intermediate_size))
         self.output_layer_norm.build((None, None, self.hidden_size))
 
-    def call(self, x, input_mask, training=None):
-        attended = self.attention_dropout(self.attention(x, input_mask, training=training), training=training)
+    def call(self, x, input_mask, query_positions=None, training=None):
+        attended = self.attention_dropout(
+            self.attention(x, input_mask, query_positions=query_positions, training=training), training=training)
+        if query_positions is not None:
+            x = tf.gather(x, query_positions, batch_dims=1)
         x = self.attention_layer_norm(ops.cast(attended, "float32") + ops.cast(x, "float32"))
         ffn = self.output_dropout(self.feed_forward(x, training), training=training)
         return self.output_layer_norm(ops.cast(ffn, "float32") + x)

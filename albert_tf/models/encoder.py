@@ -29,10 +29,15 @@ class AlbertEncoder(ConfiguredModel):
 
     Call with a dict: `input_word_ids` int [B, T]; optional `input_mask` (1 = real token,
     default all ones) and `input_type_ids` (default zeros) of the same shape, as in the
-    original. Returns a dict:
-        sequence_output: float32 [B, T, H], the last block's output.
-        pooled_output: [B, H], tanh(dense(sequence_output[:, 0])).
-        encoder_outputs: list of float32 [B, T, H], one per (layer, inner group) application.
+    original; optional `output_positions` int [B, K], the positions whose output the caller
+    reads (a pretraining step reads only the masked ones): the last block then computes only
+    those rows and position 0's, which is the same result for them at a fraction of that
+    block's cost. Returns a dict:
+        sequence_output: float32 [B, T, H], the last block's output (with `output_positions`,
+            [B, K, H]: its rows at those positions).
+        pooled_output: [B, H], tanh(dense(last block's output at position 0)).
+        encoder_outputs: list of float32 [B, T, H], one per (layer, inner group) application
+            (with `output_positions`, the last is `sequence_output`).
     """
 
     def __init__(self, config, dtype=None, name="albert_encoder", **kwargs):
@@ -85,13 +90,22 @@ class AlbertEncoder(ConfiguredModel):
         if self.embedding_projection is not None:
             x = dense_on_tokens(self.embedding_projection, x)
 
+        output_positions = inputs.get("output_positions")
+        # The rows the last block computes: position 0 (the pooler's), then the ones asked for.
+        last_rows = None
+        if output_positions is not None:
+            last_rows = ops.concatenate([ops.zeros_like(output_positions[:, :1]), output_positions], axis=1)
+
+        last_application = (self.config.num_hidden_layers - 1, self.config.inner_group_num - 1)
         encoder_outputs = []
         for layer_index in range(self.config.num_hidden_layers):
             group = self.config.group_index(layer_index)
             for inner_group in range(self.config.inner_group_num):
-                x = self.shared_block(group, inner_group)(x, input_mask, training=training)
+                rows = last_rows if (layer_index, inner_group) == last_application else None
+                x = self.shared_block(group, inner_group)(x, input_mask, query_positions=rows, training=training)
                 encoder_outputs.append(x)
 
         pooled_output = self.pooler(x[:, 0])
+        if output_positions is not None:
+            x = encoder_outputs[-1] = x[:, 1:]
         return {"sequence_output": x, "pooled_output": pooled_output, "encoder_outputs": encoder_outputs}
-

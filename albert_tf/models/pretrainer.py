@@ -36,9 +36,9 @@ class AlbertPretrainer(ConfiguredModel):
 
     def call(self, inputs, training=None):
         masked_positions = self.required_input(inputs, "masked_lm_positions")
-        encoded = self.encoder(inputs, training=training)
+        # The heads read the masked positions and position 0 only: the last block computes no more.
+        encoded = self.encoder({**inputs, "output_positions": masked_positions}, training=training)
         return {
-            "mlm_logits": self.masked_lm_head(
-                encoded["sequence_output"], masked_positions, self.encoder.embeddings.word_embeddings),
+            "mlm_logits": self.masked_lm_head(encoded["sequence_output"], self.encoder.embeddings.word_embeddings),
             "sop_logits": self.sentence_order_head(encoded["pooled_output"]),
         }
