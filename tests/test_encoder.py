@@ -129,7 +129,7 @@ def test_output_positions_spare_the_last_blocks_work_on_the_other_rows(grouped_c
     (batch, length), kept = inputs["input_word_ids"].shape, positions.shape[1] + 1  # + position 0, the pooler's
     hidden, intermediate = grouped_config.hidden_size, grouped_config.intermediate_size
 
-    spared = (matmul_flops(encoder, inputs) - matmul_flops(encoder, {**inputs, "output_positions": positions}))
+    spared = matmul_flops(encoder, inputs) - matmul_flops(encoder, {**inputs, "output_positions": positions})
 
     # The query and output projections and both FFN products, on the rows not asked for.
     assert spared == batch * (length - kept) * (2 * hidden * hidden * 2 + 2 * hidden * intermediate * 2)

@@ -65,9 +65,13 @@ def test_an_unknown_strategy_names_the_choices():
         strategies.create_strategy("gpu")
 
 
+@pytest.mark.parametrize("strategy", ["mirrored", "default"])
 @pytest.mark.parametrize("mixed_precision, jit_compile, warned", [
     ("mixed_bfloat16", True, True), ("mixed_bfloat16", False, False), ("float32", True, False)])
-def test_xla_with_bfloat16_on_cpus_is_warned_of(mixed_precision, jit_compile, warned, absl_log):
-    strategies.warn_of_xla_bfloat16_on_cpu(strategies.create_strategy("mirrored"), mixed_precision, jit_compile)
+def test_xla_with_bfloat16_on_cpus_is_warned_of(strategy, mixed_precision, jit_compile, warned, absl_log):
+    # The default strategy (no scope entered) lists no devices of its own.
+    strategy = strategies.create_strategy("mirrored") if strategy == "mirrored" else tf.distribute.get_strategy()
+
+    strategies.warn_of_xla_bfloat16_on_cpu(strategy, mixed_precision, jit_compile)
 
     assert ("XLA on CPU computes bfloat16 matrix products in float32" in absl_log.text) == warned

@@ -107,5 +107,6 @@ class AlbertEncoder(ConfiguredModel):
 
         pooled_output = self.pooler(x[:, 0])
         if output_positions is not None:
-            x = encoder_outputs[-1] = x[:, 1:]
+            x = x[:, 1:]  # without position 0, which only the pooler asked for
+            encoder_outputs[-1] = x
         return {"sequence_output": x, "pooled_output": pooled_output, "encoder_outputs": encoder_outputs}

@@ -74,8 +74,11 @@ def warn_of_xla_bfloat16_on_cpu(strategy, mixed_precision, jit_compile):
     the operands and the result around a float32 product), so a compiled mixed_bfloat16 step runs
     its products at float32 speed, while without XLA they run in oneDNN's bfloat16 kernels
     (BUILD.md, "XLA on CPU", has the measurement)."""
-    on_cpu = all(tf.DeviceSpec.from_string(device).device_type == "CPU"
-                 for device in strategy.extended.worker_devices)
+    try:
+        devices = strategy.extended.worker_devices
+    except RuntimeError:  # the default strategy has no devices of its own: TensorFlow places its ops
+        devices = [device.name for device in tf.config.list_logical_devices()]
+    on_cpu = all(tf.DeviceSpec.from_string(device).device_type == "CPU" for device in devices)
     if jit_compile and mixed_precision == "mixed_bfloat16" and on_cpu:
         logging.warning("XLA on CPU computes bfloat16 matrix products in float32: with jit_compile this "
                         "mixed_bfloat16 job forgoes the bfloat16 matrix kernels it would use without XLA, and "
