@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -30,31 +31,55 @@ TINY_CONFIG = "run/configs/albert_tiny.json"
 pytestmark = pytest.mark.slow
 
 
-def kill_points(seed, seconds):
-    """KILLS_PER_COMMAND moments, from 10% to 80% of an uninterrupted run's `seconds`: a later run
-    can be faster than that first one, which pays for cold caches (with up to 95%, a pretraining
-    run once ended before its kill point at 31.1 s)."""
-    rng = random.Random(seed)
-    return sorted(rng.uniform(0.1, 0.8) * seconds for _ in range(KILLS_PER_COMMAND))
-
-
-def timed_run(script, *flags):
-    start = time.time()
-    run_script(script, *flags)
-    return time.time() - start
-
-
-def run_killed(script, flags, after_seconds, partial_outputs):
-    """Runs `script`, watches its outputs with `partial_outputs()` (→ descriptions of partial files
-    under final names) until SIGKILL at `after_seconds` (it must still run then); returns what was seen."""
+def start(script, flags, log=subprocess.DEVNULL):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "run", script), *flags], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seen, deadline = set(), time.time() + after_seconds
-    while time.time() < deadline and process.poll() is None:
+    return subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "run", script), *flags], env=env,
+                            stdout=subprocess.DEVNULL, stderr=log)
+
+
+def no_progress():
+    return 0
+
+
+def reference_run(script, flags, progress=no_progress):
+    """Runs `script` uninterrupted; returns (its seconds, the seconds at which `progress()` — a count
+    of saved stages of its work that only grows, e.g. checkpoints — first reached 1, 2, ...)."""
+    with tempfile.TemporaryFile("w+") as log:
+        process, begun, reached = start(script, flags, log), time.time(), [0.0]
+        while process.poll() is None:
+            reached += [time.time() - begun] * (progress() + 1 - len(reached))
+            time.sleep(POLL_SECONDS)
+        log.seek(0)
+        assert process.returncode == 0, f"{script} failed:\n{log.read()}"
+    return time.time() - begun, reached
+
+
+def kill_points(seed, seconds, reached):
+    """KILLS_PER_COMMAND moments drawn from 10% to 80% of the reference run's `seconds`, each as (the
+    progress it had made by then, the seconds since it got there). A killed run is killed that long
+    after reaching the same progress, so at the same stage of its work even when it runs faster
+    than the reference, which pays for cold caches and may share the cores with other tests' runs
+    (timed from the start alone, a pretraining run once ended before its kill point at 41.4 s)."""
+    rng = random.Random(seed)
+    points = []
+    for moment in sorted(rng.uniform(0.1, 0.8) * seconds for _ in range(KILLS_PER_COMMAND)):
+        stage = max(count for count, at in enumerate(reached) if at <= moment)
+        points.append((stage, moment - reached[stage]))
+    return points
+
+
+def run_killed(script, flags, point, partial_outputs, progress=no_progress):
+    """Runs `script`, watches its outputs with `partial_outputs()` (→ descriptions of partial files
+    under final names) until SIGKILL at `point` (see kill_points; it must still run then); returns
+    what was seen."""
+    stage, after_seconds = point
+    process, seen, deadline = start(script, flags), set(), None
+    while process.poll() is None and (deadline is None or time.time() < deadline):
         seen.update(partial_outputs())
+        if deadline is None and progress() >= stage:
+            deadline = time.time() + after_seconds
         time.sleep(POLL_SECONDS)
-    assert process.poll() is None, f"{script} ended before its kill point, {after_seconds:.1f} s"
+    assert process.poll() is None, f"{script} ended before its kill point, {after_seconds:.1f} s after stage {stage}"
     process.send_signal(signal.SIGKILL)
     process.wait()
     seen.update(partial_outputs())
@@ -77,7 +102,7 @@ def data_flags(output_dir):
 
 def test_the_data_tool_killed_anywhere_reruns_to_the_same_shards(tmp_path):
     reference = tmp_path / "reference"
-    seconds = timed_run("create_pretraining_data.py", *data_flags(reference))
+    seconds, reached = reference_run("create_pretraining_data.py", data_flags(reference))
     final_names = sorted(name for name in files_under(reference) if not name.startswith("."))
 
     def same_as_reference(folder, name):
@@ -92,11 +117,11 @@ def test_the_data_tool_killed_anywhere_reruns_to_the_same_shards(tmp_path):
         return [name for name in final_names if (folder / name).exists() and not same_as_reference(folder, name)]
 
     seen, mismatched = [], []
-    for point, after in enumerate(kill_points(1, seconds)):
-        folder = tmp_path / f"killed-{point}"
-        seen += run_killed("create_pretraining_data.py", data_flags(folder), after, lambda: partial_outputs(folder))
+    for number, point in enumerate(kill_points(1, seconds, reached)):
+        folder = tmp_path / f"killed-{number}"
+        seen += run_killed("create_pretraining_data.py", data_flags(folder), point, lambda: partial_outputs(folder))
         run_script("create_pretraining_data.py", *data_flags(folder))
-        mismatched += [f"{point}: {name}" for name in partial_outputs(folder)]
+        mismatched += [f"{number}: {name}" for name in partial_outputs(folder)]
 
     assert (seen, mismatched) == ([], [])
 
@@ -107,6 +132,10 @@ def pretraining_flags(output_dir):
     return ["--flagfile=run/flags/quickstart.flags", f"--output_dir={output_dir}", "--num_train_steps=60",
             "--num_warmup_steps=6", "--save_checkpoints_steps=10", "--iterations_per_loop=5", "--keep_checkpoint_max=0",
             "--do_eval", "--max_eval_steps=2"]
+
+
+def saved_checkpoints(folder):
+    return len(list(folder.glob("*.index")))
 
 
 def unloadable_checkpoints(folder):
@@ -141,11 +170,12 @@ def killed_and_rerun(tmp_path, script, flags, seed):
     """(an uninterrupted run's folder, the folders of runs killed at each point and rerun); no
     checkpoint named by a folder's checkpoint state may fail to load while it is killed."""
     reference = tmp_path / "reference"
-    seconds = timed_run(script, *flags(reference))
+    seconds, reached = reference_run(script, flags(reference), lambda: saved_checkpoints(reference))
     reruns = []
-    for point, after in enumerate(kill_points(seed, seconds)):
-        folder = tmp_path / f"killed-{point}"
-        assert run_killed(script, flags(folder), after, lambda: unloadable_checkpoints(folder)) == [], point
+    for number, point in enumerate(kill_points(seed, seconds, reached)):
+        folder = tmp_path / f"killed-{number}"
+        assert run_killed(script, flags(folder), point, lambda: unloadable_checkpoints(folder),
+                          lambda: saved_checkpoints(folder)) == [], number
         run_script(script, *flags(folder))
         reruns.append(folder)
     return reference, reruns
@@ -196,7 +226,7 @@ def export_flags(checkpoint, export_dir):
 
 def test_an_export_killed_anywhere_reruns_to_the_same_saved_model(classifier_checkpoint, tmp_path):
     reference = tmp_path / "reference"
-    seconds = timed_run("export_saved_model.py", *export_flags(classifier_checkpoint, reference))
+    seconds, reached = reference_run("export_saved_model.py", export_flags(classifier_checkpoint, reference))
     complete = sorted(files_under(reference / "1"))
 
     def partial_outputs(folder):
@@ -205,13 +235,13 @@ def test_an_export_killed_anywhere_reruns_to_the_same_saved_model(classifier_che
         return [f"{version}: {sorted(files_under(version))}"] if version.exists() and sorted(
             files_under(version)) != complete else []
 
-    for point, after in enumerate(kill_points(4, seconds)):
-        folder = tmp_path / f"killed-{point}"
-        seen = run_killed("export_saved_model.py", export_flags(classifier_checkpoint, folder), after,
+    for number, point in enumerate(kill_points(4, seconds, reached)):
+        folder = tmp_path / f"killed-{number}"
+        seen = run_killed("export_saved_model.py", export_flags(classifier_checkpoint, folder), point,
                           lambda: partial_outputs(folder))
         if not (folder / "1").exists():
             run_script("export_saved_model.py", *export_flags(classifier_checkpoint, folder))
 
         variables = os.path.join("1", "variables", "variables.data-00000-of-00001")
-        assert (seen, sorted(os.listdir(folder))) == ([], ["1"]), f"kill point {point}"
+        assert (seen, sorted(os.listdir(folder))) == ([], ["1"]), f"kill point {number}"
         assert filecmp.cmp(folder / variables, reference / variables, shallow=False)

@@ -33,8 +33,8 @@ class SelfAttention(keras.layers.Layer):
         x: [B, T, H].
         input_mask: int [B, T], 1 for tokens that may be attended to. (A mask, not a float
             bias: Keras would autocast a float argument to bfloat16, turning -10000 into -9984.)
-        query_positions: optional int [B, K]: attend from these positions only (every position
-            still serves as a key and value).
+        queries: optional [B, K, H]: rows of x (e.g. gathered at some positions) to attend
+            from instead of all of x; every position of x still serves as a key and value.
     Returns: [B, T, H] (or [B, K, H]) in the compute dtype.
     """
 
@@ -61,9 +61,9 @@ class SelfAttention(keras.layers.Layer):
         for layer in (self.query, self.key, self.value, self.output_dense):
             layer.build((None, None, self.hidden_size))
 
-    def call(self, x, input_mask, query_positions=None, training=None):
+    def call(self, x, input_mask, queries=None, training=None):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        query_length = length if query_positions is None else ops.shape(query_positions)[1]
+        query_length = length if queries is None else ops.shape(queries)[1]
 
         # Lengths given, not -1: an empty batch has no elements to infer them from.
         def heads(t, t_length):
@@ -75,12 +75,12 @@ class SelfAttention(keras.layers.Layer):
         scale = 1.0 / self.head_size ** 0.5
         q_kernel, q_bias = self.query.kernel * scale, self.query.bias * scale
         kv_kernels, kv_biases = [self.key.kernel, self.value.kernel], [self.key.bias, self.value.bias]
-        if query_positions is None:
+        if queries is None:
             # One [H, 3H] matmul instead of three [H, H] ones: faster forward and backward. The
             # variables stay three [H, H] kernels, the original's layout.
             q, k, v = ops.split(self.project(x, [q_kernel, *kv_kernels], [q_bias, *kv_biases]), 3, axis=-1)
         else:
-            q = self.project(tf.gather(x, query_positions, batch_dims=1), [q_kernel], [q_bias])
+            q = self.project(queries, [q_kernel], [q_bias])
             k, v = ops.split(self.project(x, kv_kernels, kv_biases), 2, axis=-1)
         logits = ops.einsum("btnd,bsnd->bnts", heads(q, query_length), heads(k, length))
         probs = ops.softmax(ops.cast(logits, "float32") + attention_bias_from_mask(input_mask), axis=-1)

@@ -62,10 +62,11 @@ class SharedTransformerBlock(keras.layers.Layer):
         self.output_layer_norm.build((None, None, self.hidden_size))
 
     def call(self, x, input_mask, query_positions=None, training=None):
+        rows = None if query_positions is None else tf.gather(x, query_positions, batch_dims=1)
         attended = self.attention_dropout(
-            self.attention(x, input_mask, query_positions=query_positions, training=training), training=training)
-        if query_positions is not None:
-            x = tf.gather(x, query_positions, batch_dims=1)
+            self.attention(x, input_mask, queries=rows, training=training), training=training)
+        if rows is not None:
+            x = rows
         x = self.attention_layer_norm(ops.cast(attended, "float32") + ops.cast(x, "float32"))
         ffn = self.output_dropout(self.feed_forward(x, training), training=training)
         return self.output_layer_norm(ops.cast(ffn, "float32") + x)
