@@ -186,6 +186,15 @@ def test_worker_processes_import_no_tensorflow(tmp_path):
     assert {imported for _, imported in answers} == {False}
 
 
+def test_a_worker_killed_from_outside_ends_the_run_with_an_error_instead_of_a_wait(tmp_path):
+    config = PretrainingDataConfig(input_files=(SAMPLE_CORPUS,), output_files=(str(tmp_path / "out.tfrecord"),),
+                                   spm_model_file=SAMPLE_MODEL, num_workers=2)
+
+    with pytest.raises(ChildProcessError, match="a worker process of the data tool died"):
+        with pretraining_writer._worker_map(config) as worker_map:
+            list(worker_map(worker_probe.dies_at, range(8), 1))
+
+
 def imported_modules(stderr):
     """The modules a run imported, from the lines Python writes with PYTHONPROFILEIMPORTTIME."""
     return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}

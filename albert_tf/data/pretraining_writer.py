@@ -15,8 +15,10 @@ JSON last: a killed run leaves an earlier complete output as it was.
 """
 
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
@@ -24,6 +26,7 @@ import pickle
 import re
 import tempfile
 import time
+from concurrent.futures.process import BrokenProcessPool
 
 from absl import logging
 
@@ -35,6 +38,7 @@ from albert_tf.text.tokenizer import FullTokenizer, read_model_proto
 
 PROGRESS_SECONDS = 10  # between progress lines
 MAX_GROUPS_PER_TASK, TASKS_PER_WORKER = 4, 8  # see _chunksize
+TASKS_AHEAD = 8  # see _ordered_map
 STATS_FILE = "pretraining_data_stats.json"
 _SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
 
@@ -118,9 +122,40 @@ def _worker_map(config):
         pretraining_records.start_worker(*worker_args)
         yield lambda function, tasks, chunksize: map(function, tasks)
         return
-    context = multiprocessing.get_context("spawn")  # fork would copy TensorFlow's threads' locks
-    with context.Pool(config.num_workers, pretraining_records.start_worker, worker_args) as pool:
-        yield pool.imap
+    # An executor, not multiprocessing.Pool: a Pool replaces a worker that dies (say, at the hands
+    # of the out-of-memory killer) but loses its task, and the run then waits for it forever.
+    pool = concurrent.futures.ProcessPoolExecutor(
+        config.num_workers, mp_context=multiprocessing.get_context("spawn"),  # fork would copy TensorFlow's locks
+        initializer=pretraining_records.start_worker, initargs=worker_args)
+    try:
+        yield lambda function, tasks, chunksize: _ordered_map(pool, function, tasks, chunksize, config.num_workers)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _ordered_map(pool, function, tasks, chunksize, num_workers):
+    """`function` over `tasks` on the pool, in chunks, results in order. At most TASKS_AHEAD chunks
+    per worker are out at a time, so the tasks are read as the work goes, not all at once."""
+    tasks, pending = iter(tasks), collections.deque()
+    for chunk in iter(lambda: list(itertools.islice(tasks, chunksize)), []):
+        pending.append(pool.submit(_map_chunk, function, chunk))
+        if len(pending) >= TASKS_AHEAD * num_workers:
+            yield from _results(pending.popleft())
+    while pending:
+        yield from _results(pending.popleft())
+
+
+def _map_chunk(function, chunk):
+    return [function(task) for task in chunk]
+
+
+def _results(future):
+    try:
+        return future.result()
+    except BrokenProcessPool as e:
+        raise ChildProcessError("a worker process of the data tool died (killed from outside, e.g. by the "
+                                "out-of-memory killer: try fewer --num_workers); nothing was put in place, "
+                                "rerun to write the output") from e
 
 
 def _chunksize(groups, config):
