@@ -73,25 +73,20 @@ class SelfAttention(keras.layers.Layer):
         # the same product at a cost that grows with neither batch nor length (and exact when
         # √head_size is a power of two, as for 64).
         scale = 1.0 / self.head_size ** 0.5
-        q_kernel, q_bias = self.query.kernel * scale, self.query.bias * scale
-        kv_kernels, kv_biases = [self.key.kernel, self.value.kernel], [self.key.bias, self.value.bias]
-        if queries is None:
-            # One [H, 3H] matmul instead of three [H, H] ones: faster forward and backward. The
-            # variables stay three [H, H] kernels, the original's layout.
-            q, k, v = ops.split(self.project(x, [q_kernel, *kv_kernels], [q_bias, *kv_biases]), 3, axis=-1)
-        else:
-            q = self.project(queries, [q_kernel], [q_bias])
-            k, v = ops.split(self.project(x, kv_kernels, kv_biases), 2, axis=-1)
+        # Three [H, H] products, not one [H, 3H]: TensorFlow's executor runs independent ops side
+        # by side, and the fused product left a core idle (BUILD.md, "The attention's projections").
+        q = self.project(x if queries is None else queries, self.query.kernel * scale, self.query.bias * scale)
+        k = self.project(x, self.key.kernel, self.key.bias)
+        v = self.project(x, self.value.kernel, self.value.bias)
         logits = ops.einsum("btnd,bsnd->bnts", heads(q, query_length), heads(k, length))
         probs = ops.softmax(ops.cast(logits, "float32") + attention_bias_from_mask(input_mask), axis=-1)
         probs = self.dropout(probs, training=training)
         context = ops.einsum("bnts,bsnd->btnd", ops.cast(probs, self.compute_dtype), heads(v, length))
         return dense_on_tokens(self.output_dense, ops.reshape(context, (batch, query_length, self.hidden_size)))
 
-    def project(self, x, kernels, biases):
-        """x [..., H] times the kernels side by side, plus their biases: [tokens, Σ units]."""
-        return tf.nn.bias_add(ops.matmul(ops.reshape(x, (-1, self.hidden_size)), ops.concatenate(kernels, axis=1)),
-                              ops.concatenate(biases, axis=0))
+    def project(self, x, kernel, bias):
+        """x [..., H] @ kernel + bias, on the tokens flattened to [tokens, H]."""
+        return tf.nn.bias_add(ops.matmul(ops.reshape(x, (-1, self.hidden_size)), kernel), bias)
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,
