@@ -186,7 +186,7 @@ def test_worker_processes_import_no_tensorflow(tmp_path):
     assert {imported for _, imported in answers} == {False}
 
 
-def test_a_worker_killed_from_outside_ends_the_run_with_an_error_instead_of_a_wait(tmp_path):
+def test_a_worker_killed_from_outside_raises_an_error_instead_of_a_wait_forever(tmp_path):
     config = PretrainingDataConfig(input_files=(SAMPLE_CORPUS,), output_files=(str(tmp_path / "out.tfrecord"),),
                                    spm_model_file=SAMPLE_MODEL, num_workers=2)
 
